@@ -1,0 +1,34 @@
+# driftlab: two commands do all set-up on a fresh machine (see README):
+#   make repro   -> install, then regenerate every figure into figures/
+#   make test    -> install, then run the fast test profile (what CI runs)
+PY ?= python3
+PYTEST_WORKERS ?= 2
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
+.PHONY: install repro repro-quick test test-slow test-gpu bench
+
+# torch: a loose requirement (torch>=2.2) in pyproject; if torch is missing we ask for the
+# pinned 2.13.0, which pip takes from the local CPU wheel where one lies on disk instead of
+# downloading a multi-GB CUDA build. An existing torch is kept as it is.
+install:
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "torch==2.13.0"
+	@$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+
+repro: install
+	driftlab repro
+
+repro-quick: install
+	driftlab repro --quick
+
+test: install
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+test-slow: install
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n $(PYTEST_WORKERS) -q -m "slow"
+
+test-gpu: install
+	$(PY) -m pytest -q -m "gpu"
+
+bench: install
+	$(PY) benchmarks/bench_drift.py --quick

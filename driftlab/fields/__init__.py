@@ -1,0 +1,28 @@
+"""Mean-shift and drift fields: population oracles and streamed batch estimators.
+
+Population (numpy, float64, with error bars): :func:`population_mean_shift`,
+:func:`population_drift` -> :class:`FieldEstimate`.
+Batch (numpy or torch, float32/float64, CPU/CUDA, tiled): :func:`batch_mean_shift`,
+:func:`batch_drift` (methods ``joint``, ``alg2``, ``separate``, ``abc``,
+``kernel_gradient``), :func:`official_drift` (the multi-temperature pipeline of [D]).
+"""
+
+from driftlab.fields.batch import DRIFT_METHODS, DriftComponents, batch_drift, batch_mean_shift, official_drift
+from driftlab.fields.population import (
+    POPULATION_METHODS,
+    FieldEstimate,
+    population_drift,
+    population_mean_shift,
+)
+
+__all__ = [
+    "batch_mean_shift",
+    "batch_drift",
+    "official_drift",
+    "DriftComponents",
+    "DRIFT_METHODS",
+    "population_mean_shift",
+    "population_drift",
+    "FieldEstimate",
+    "POPULATION_METHODS",
+]

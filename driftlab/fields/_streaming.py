@@ -1,0 +1,196 @@
+"""Private streaming core of the batch estimators (no validation here: callers validate).
+
+Every estimator is a pass (or two) over column tiles of the reference set: for a tile of
+``t`` reference points it forms the ``(n, t, d)`` displacements ``y_j - x_i`` by direct
+differences (never the matmul expansion of ``torch.cdist``, which loses digits near zero
+distance), the ``(n, t)`` log-kernel values, and folds them into per-row accumulators with
+a running maximum (online log-sum-exp). Memory is ``O((n + m) d + n t d)``; the ``n x m``
+matrix is never formed. The same code runs on numpy and torch through ``driftlab._backend``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from driftlab import _backend as B
+
+NEG_INF = -math.inf
+#: bytes allowed for one (n, t, d) displacement tile when tile_size is not given
+TILE_BYTES = 32 * 2**20
+
+
+def default_tile(n: int, d: int, m: int, itemsize: int) -> int:
+    return max(1, min(m, TILE_BYTES // max(1, n * max(d, 1) * itemsize)))
+
+
+def tiles(m: int, tile: int):
+    for start in range(0, m, tile):
+        yield start, min(start + tile, m)
+
+
+def tile_geometry(kernel, x, yt, *, need_r: bool):
+    """Displacements ``y - x`` (n, t, d), distances r (n, t) or None, log-kernel (n, t)."""
+    o = B.ops(x)
+    diff = yt[None, :, :] - x[:, None, :]
+    r2 = o.sum(diff * diff, axis=2)
+    if kernel.prefers_squared_distance and not need_r:
+        return diff, None, kernel.log_profile_sq(r2)
+    # sqrt with a zero (sub)gradient at r = 0: self-pairs must not poison autograd with 0 * inf
+    pos = r2 > 0
+    r = o.where(pos, o.sqrt(o.where(pos, r2, r2 * 0.0 + 1.0)), r2 * 0.0)
+    return diff, r, kernel.log_profile(r)
+
+
+def mask_diagonal(logk, start: int):
+    """Set log k(x_i, y_j) = -inf where i == j (global column index start + local)."""
+    o = B.ops(logk)
+    n, t = logk.shape
+    rows = o.arange(n, like=logk)[:, None]
+    cols = o.arange(t, like=logk)[None, :] + start
+    return o.where(rows == cols, NEG_INF, logk)
+
+
+class RowAccumulator:
+    r"""Per-row streaming sums :math:`\sum_j w_{ij}`, :math:`\sum_j w_{ij} v_{ij}` with
+    :math:`w = e^{\ell}` held relative to a running maximum of :math:`\ell`.
+
+    With ``moments=True`` it also keeps :math:`\sum w^2`, :math:`\sum w^2 v` and
+    :math:`\sum w^2 v^2` (for the [ABC] correction and Monte Carlo standard errors).
+    """
+
+    def __init__(self, like, n: int, d: int, moments: bool = False) -> None:
+        o = self.o = B.ops(like)
+        self.mx = o.full((n,), NEG_INF, like)
+        self.s = o.zeros((n,), like)
+        self.acc = o.zeros((n, d), like)
+        self.moments = moments
+        if moments:
+            self.s2 = o.zeros((n,), like)
+            self.acc2 = o.zeros((n, d), like)
+            self.acc3 = o.zeros((n, d), like)
+
+    def add(self, logw, vec) -> None:
+        o = self.o
+        new = o.maximum(self.mx, o.max(logw, axis=1))
+        safe = o.where(o.isfinite(new), new, self.s * 0.0)
+        scale = o.exp(self.mx - safe)
+        w = o.exp(logw - safe[:, None])
+        self.s = self.s * scale + o.sum(w, axis=1)
+        self.acc = self.acc * scale[:, None] + o.einsum("nt,ntd->nd", w, vec)
+        if self.moments:
+            w2 = w * w
+            sc2 = scale * scale
+            self.s2 = self.s2 * sc2 + o.sum(w2, axis=1)
+            wv = o.einsum("nt,ntd->nd", w2, vec)
+            self.acc2 = self.acc2 * sc2[:, None] + wv
+            self.acc3 = self.acc3 * sc2[:, None] + o.einsum("nt,ntd->nd", w2, vec * vec)
+        self.mx = new
+
+    @property
+    def empty(self):
+        """Rows that received no positive weight (kernel zero on the whole set)."""
+        return ~self.o.isfinite(self.mx)
+
+    def log_total(self):
+        r"""Row-wise :math:`\log\sum_j w_{ij}` (``-inf`` for empty rows)."""
+        o = self.o
+        tiny = o.finfo(self.s).tiny
+        return o.where(self.empty, self.mx, self.mx + o.log(o.clip_min(self.s, tiny)))
+
+    def mean(self):
+        r"""Row-wise weighted mean :math:`\sum_j w_{ij} v_{ij} / \sum_j w_{ij}` (0 on empty rows)."""
+        o = self.o
+        return self.acc / o.clip_min(self.s, o.finfo(self.s).tiny)[:, None]
+
+    def sum_sq_weights(self):
+        r""":math:`\sum_j a_{ij}^2` with :math:`a = w / \sum w` (moments only)."""
+        o = self.o
+        s = o.clip_min(self.s, o.finfo(self.s).tiny)
+        return self.s2 / (s * s)
+
+    def abc_mean(self):
+        r"""[ABC]-corrected mean :math:`(1 - \sum a^2) T_n + \sum a^2 v` (moments only)."""
+        o = self.o
+        s = o.clip_min(self.s, o.finfo(self.s).tiny)
+        t = self.acc / s[:, None]
+        sa2 = (self.s2 / (s * s))[:, None]
+        return (1.0 - sa2) * t + self.acc2 / (s * s)[:, None]
+
+    def mean_stderr(self):
+        r"""Delta-method standard error of the self-normalised mean (moments only).
+
+        :math:`\widehat{SE}^2 = \sum_j a_j^2 (v_j - T)^2`, the usual linearisation of the
+        ratio estimator :math:`T = \sum w v / \sum w`.
+        """
+        o = self.o
+        s = o.clip_min(self.s, o.finfo(self.s).tiny)
+        t = self.acc / s[:, None]
+        var = (self.acc3 - 2.0 * t * self.acc2 + t * t * self.s2[:, None]) / (s * s)[:, None]
+        return o.sqrt(o.clip_min(var, 0.0))
+
+
+def weighted_mean_shift(kernel, x, y, *, log_weights=None, mask_self=False, tile=None,
+                        moments=False, gradient_form=False) -> RowAccumulator:
+    r"""Stream :math:`\sum_j k(x_i, y_j) w_j (y_j - x_i)` (or the kernel-gradient vector)
+    and return the accumulator.
+
+    ``gradient_form=True`` replaces :math:`y - x` by :math:`-\varphi'(r)/\varphi(r)\,(y-x)/r`,
+    i.e. the accumulated mean becomes :math:`\nabla_x \log \sum_j w_j k(x, y_j)` ([KG]).
+    """
+    n, d = x.shape
+    m = y.shape[0]
+    tile = tile or default_tile(n, d, m, x.dtype.itemsize)
+    acc = RowAccumulator(x, n, d, moments=moments)
+    o = B.ops(x)
+    for a, b in tiles(m, tile):
+        diff, r, logk = tile_geometry(kernel, x, y[a:b], need_r=gradient_form)
+        if log_weights is not None:
+            logk = logk + log_weights[None, a:b]
+        if mask_self:
+            logk = mask_diagonal(logk, a)
+        if gradient_form:
+            pos = r > 0
+            coef = o.where(pos, -kernel.dlog_profile(r) / o.where(pos, r, r * 0.0 + 1.0), r * 0.0)
+            vec = coef[:, :, None] * diff
+        else:
+            vec = diff
+        acc.add(logk, vec)
+    return acc
+
+
+@dataclass
+class Alg2Sums:
+    """Per-row results of one Algorithm-2 pass for the positive and negative blocks."""
+
+    pos: RowAccumulator
+    neg: RowAccumulator
+    log_row: object  # row log-sum-exp of the raw logits over [pos | neg]
+
+
+def alg2_pass(kernel, x, positives, negatives, *, mask_self: bool, tile=None) -> Alg2Sums:
+    r"""One streamed pass of [D] Algorithm 2 without floor.
+
+    :math:`A_{ij} = k_{ij} / \sqrt{R_i C_j}`; since :math:`R_i` is a per-row constant the
+    accumulators use log-weights :math:`\log k_{ij} - \tfrac12 \log C_j` and the factor
+    :math:`R_i^{-1/2}` is applied at the end (``log_row``). Each column tile holds every
+    query row, so :math:`C_j = \sum_i k_{ij}` is complete within its tile.
+    """
+    n, d = x.shape
+    o = B.ops(x)
+    out = []
+    log_row = o.full((n,), NEG_INF, x)
+    for block, is_neg in ((positives, False), (negatives, True)):
+        m = block.shape[0]
+        t = tile or default_tile(n, d, m, x.dtype.itemsize)
+        acc = RowAccumulator(x, n, d)
+        for a, b in tiles(m, t):
+            diff, _, logk = tile_geometry(kernel, x, block[a:b], need_r=False)
+            if is_neg and mask_self:
+                logk = mask_diagonal(logk, a)
+            log_col = o.logsumexp(logk, axis=0, keepdims=True)
+            log_col = o.where(o.isfinite(log_col), log_col, o.zeros(log_col.shape, like=log_col))
+            acc.add(logk - 0.5 * log_col, diff)
+            log_row = o.logaddexp(log_row, o.logsumexp(logk, axis=1))
+        out.append(acc)
+    return Alg2Sums(out[0], out[1], log_row)

@@ -1,0 +1,389 @@
+r"""Batch (sample-set) estimators of the mean shift and of the drift field.
+
+All estimators accept numpy arrays or torch tensors (CPU or CUDA), float32 or float64, and
+return the same type, dtype and device. They stream over tiles of the reference sets in log
+space (see :mod:`driftlab.fields._streaming`): memory is ``O((N + M) d + N * tile * d)``,
+never ``N x M``, and a far-away set still yields a finite field pointing towards it where
+``exp(-dist / tau)`` computed directly would underflow to exactly zero.
+
+Variants of the drift (``method=``), with :math:`k_{ij} = k(x_i, y_j)`:
+
+``"joint"``
+    Row softmax over the joint set :math:`[Y^+ | Y^-]`, :math:`A = k / R`,
+    :math:`W^\pm = A^\pm \cdot \mathrm{rowsum}(A^\mp)`, :math:`V = W^+Y^+ - W^-Y^-`.
+    Equals :math:`\frac{K^+K^-}{(K^+ + K^-)^2}(\hat m^+ - \hat m^-)`: a positive multiple
+    (<= 1/4) of the centroid difference, and exactly unbiased at p = q by exchangeability.
+``"alg2"``
+    [D] Algorithm 2: :math:`A = \sqrt{\mathrm{softmax}_\mathrm{row} \cdot
+    \mathrm{softmax}_\mathrm{col}} = k / \sqrt{R_i C_j}`, same :math:`W^\pm`; self-pairs
+    masked when the negatives are the queries.
+``"separate"``
+    Positives and negatives normalised separately, :math:`\hat m^+ - \hat m^-`, as several
+    public ports do. Biased at p = q when the set sizes differ (kept to demonstrate it).
+``"abc"``
+    ``"separate"`` with the [ABC] correction of each self-normalised mean,
+    :math:`T = (1 - \sum a^2) T_n + \sum a^2 y`: bias :math:`O(1/n^2)`.
+``"kernel_gradient"``
+    [KG]: :math:`y - x` replaced by :math:`\nabla_x k`; separately normalised this is
+    exactly :math:`\nabla\log \hat p_k - \nabla \log \hat q_k` for any kernel (units of
+    1/length; for the Gaussian kernel it equals the mean-shift drift divided by
+    :math:`s^2`).
+
+The official large-scale pipeline of [D] is :func:`official_drift`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from driftlab import _backend as B
+from driftlab._validation import check_int, check_points, check_positive, check_same_backend
+from driftlab.fields import _streaming as S
+from driftlab.kernels import Laplace, RadialKernel
+
+__all__ = ["batch_mean_shift", "batch_drift", "official_drift", "DriftComponents", "DRIFT_METHODS"]
+
+DRIFT_METHODS = ("joint", "alg2", "separate", "abc", "kernel_gradient")
+
+
+class DriftComponents(NamedTuple):
+    r"""A drift estimate split as ``field = exp(log_scale)[:, None] * centroid_difference``.
+
+    For ``"separate"``, ``"abc"`` and ``"kernel_gradient"`` the scale is 1 (log 0). For
+    ``"joint"`` and ``"alg2"`` the scale is the batch factor (<= 1/4), which can underflow
+    for a far-away set even though ``centroid_difference`` and ``log_scale`` stay finite.
+    """
+
+    field: Any
+    centroid_difference: Any
+    log_scale: Any
+
+
+def _check_kernel(kernel: Any) -> RadialKernel:
+    if not isinstance(kernel, RadialKernel):
+        raise TypeError(f"kernel must be a driftlab.kernels.RadialKernel, got {type(kernel).__name__}")
+    return kernel
+
+
+def _check_tile(tile_size: Any) -> int | None:
+    return None if tile_size is None else check_int(tile_size, "tile_size", minimum=1)
+
+
+def _same_points(a, b) -> bool:
+    if a is b:
+        return True
+    if a.shape != b.shape:
+        return False
+    if B.is_torch(a):
+        return bool((a == b).all())
+    return bool((a == b).all())
+
+
+def _log_weights(weights: Any, like, n: int):
+    if weights is None:
+        return None
+    w = B.to_numpy(weights) if B.is_torch(weights) else weights
+    from driftlab._validation import check_weights
+    import numpy as np
+
+    w = check_weights(w, n, "weights")
+    with np.errstate(divide="ignore"):
+        lw = np.log(w)
+    return B.ops(like).asarray(lw, like=like)
+
+
+def batch_mean_shift(x: Any, y: Any, kernel: RadialKernel, *, weights: Any = None,
+                     correction: str | None = None, mask_self: bool = False,
+                     tile_size: int | None = None):
+    r"""Mean shift of the (weighted) empirical measure of ``y`` at the query points ``x``.
+
+    .. math::
+
+        \hat m(x_i) = \frac{\sum_j w_j k(x_i, y_j) (y_j - x_i)}{\sum_j w_j k(x_i, y_j)}
+
+    For the Gaussian kernel this is exactly :math:`s^2 \nabla \log \hat p_s(x_i)`, with
+    :math:`\hat p_s` the Gaussian KDE of ``y`` (Tweedie; [T], [L]).
+
+    Parameters
+    ----------
+    x : array, shape (n, d) or (n,)
+        Query points (numpy array or torch tensor).
+    y : array, shape (m, d) or (m,)
+        Reference points, same backend, dtype and device as ``x``.
+    kernel : RadialKernel
+    weights : array, shape (m,), optional
+        Non-negative weights of the reference points.
+    correction : {None, "abc"}
+        ``"abc"`` applies the [ABC] self-normalisation correction
+        :math:`(1 - \sum a^2) T_n + \sum a^2 (y - x)`.
+    mask_self : bool
+        Exclude the pairs ``i == j`` (``y`` is ``x``).
+    tile_size : int, optional
+        Reference points per tile (default: about 32 MiB of displacements).
+
+    Returns
+    -------
+    array, shape (n, d)
+        Same type as ``x``. Rows where the kernel vanishes on every reference point
+        (compactly supported kernels) get 0: the kernel sees no mass there.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftlab.fields import batch_mean_shift
+    >>> from driftlab.kernels import Gaussian
+    >>> batch_mean_shift(np.zeros((1, 1)), np.array([[-1.0], [1.0]]), Gaussian(1.0))
+    array([[0.]])
+    """
+    x = check_points(x, "x")
+    y = check_points(y, "y")
+    check_same_backend({"x": x, "y": y})
+    if y.shape[1] != x.shape[1]:
+        raise ValueError(f"y has dimension {y.shape[1]} but x has dimension {x.shape[1]}")
+    _check_kernel(kernel)
+    if correction not in (None, "abc"):
+        raise ValueError(f"correction must be None or 'abc', got {correction!r}")
+    if mask_self and y.shape[0] != x.shape[0]:
+        raise ValueError("mask_self=True needs y to be the query set itself (same length as x)")
+    lw = _log_weights(weights, x, y.shape[0])
+    acc = S.weighted_mean_shift(kernel, x, y, log_weights=lw, mask_self=mask_self,
+                                tile=_check_tile(tile_size), moments=correction == "abc")
+    return acc.abc_mean() if correction == "abc" else acc.mean()
+
+
+def _finite_or_zero(v):
+    o = B.ops(v)
+    return o.where(o.isfinite(v), v, o.zeros(v.shape, like=v))
+
+
+def _rms_normalise(field, log_scale, centroid):
+    """Rescale to unit RMS (over rows and coordinates) without under/overflow."""
+    o = B.ops(field)
+    ls = o.where(o.isfinite(log_scale), log_scale, o.full(log_scale.shape, -math.inf, log_scale))
+    top = o.max(ls, axis=0)
+    if not math.isfinite(o.scalar(top)):
+        return field * 0.0
+    rel = o.exp(ls - top)[:, None] * centroid
+    rms = o.sqrt(o.mean(rel * rel))
+    if o.scalar(rms) == 0.0:
+        return rel
+    return rel / rms
+
+
+def batch_drift(x: Any, positives: Any, negatives: Any, kernel: RadialKernel, *,
+                method: str = "joint", mask_self: bool | str = "auto", normalize: str | None = None,
+                tile_size: int | None = None, return_components: bool = False):
+    r"""Drift field :math:`V_{p,q}(x) = m_p(x) - m_q(x)` estimated from sample sets.
+
+    Parameters
+    ----------
+    x : array, shape (n, d)
+        Query points (usually the generated batch).
+    positives : array, shape (m+, d)
+        Samples of the data law p.
+    negatives : array, shape (m-, d)
+        Samples of the model law q (often ``x`` itself).
+    kernel : RadialKernel
+    method : {"joint", "alg2", "separate", "abc", "kernel_gradient"}
+        See the module docstring.
+    mask_self : bool or "auto"
+        Drop the self-pairs ``(x_i, negatives_i)``; ``"auto"`` does so when ``negatives``
+        is (or equals) ``x``.
+    normalize : {None, "rms"}
+        ``"rms"`` rescales the field to unit root-mean-square over rows and coordinates
+        (computed in log space: finite even when the raw batch factor underflows).
+    tile_size : int, optional
+        Reference points per streamed tile.
+    return_components : bool
+        Return :class:`DriftComponents` instead of the field alone.
+
+    Returns
+    -------
+    array, shape (n, d), or DriftComponents
+        Same type, dtype and device as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftlab.fields import batch_drift
+    >>> from driftlab.kernels import Laplace
+    >>> y = np.random.default_rng(0).normal(size=(16, 2))
+    >>> float(np.abs(batch_drift(y, y, y, Laplace(1.0), mask_self=False)).max())  # V(x; Y, Y) = 0
+    0.0
+    """
+    x = check_points(x, "x")
+    positives = check_points(positives, "positives")
+    negatives = check_points(negatives, "negatives")
+    check_same_backend({"x": x, "positives": positives, "negatives": negatives})
+    d = x.shape[1]
+    for name, arr in (("positives", positives), ("negatives", negatives)):
+        if arr.shape[1] != d:
+            raise ValueError(f"{name} has dimension {arr.shape[1]} but x has dimension {d}")
+    _check_kernel(kernel)
+    if method not in DRIFT_METHODS:
+        raise ValueError(f"method must be one of {DRIFT_METHODS}, got {method!r}")
+    if normalize not in (None, "rms"):
+        raise ValueError(f"normalize must be None or 'rms', got {normalize!r}")
+    if mask_self == "auto":
+        mask = _same_points(negatives, x)
+    elif isinstance(mask_self, bool):
+        mask = mask_self
+        if mask and negatives.shape[0] != x.shape[0]:
+            raise ValueError("mask_self=True needs negatives to be the query set (same length as x)")
+    else:
+        raise TypeError(f"mask_self must be True, False or 'auto', got {mask_self!r}")
+    tile = _check_tile(tile_size)
+    o = B.ops(x)
+
+    if method in ("joint", "alg2"):
+        if method == "joint":
+            pos = S.weighted_mean_shift(kernel, x, positives, tile=tile)
+            neg = S.weighted_mean_shift(kernel, x, negatives, mask_self=mask, tile=tile)
+            lp, ln = _finite_or_zero(pos.log_total()), _finite_or_zero(neg.log_total())
+            log_scale = lp + ln - 2.0 * o.logaddexp(lp, ln)
+        else:
+            sums = S.alg2_pass(kernel, x, positives, negatives, mask_self=mask, tile=tile)
+            pos, neg = sums.pos, sums.neg
+            log_scale = (_finite_or_zero(pos.log_total()) + _finite_or_zero(neg.log_total())
+                         - _finite_or_zero(sums.log_row))
+        # a row whose kernel vanishes on a whole set has no drift information: factor 0
+        empty = pos.empty | neg.empty
+        log_scale = o.where(empty, o.full(log_scale.shape, -math.inf, log_scale), log_scale)
+        centroid = pos.mean() - neg.mean()
+        field = o.exp(log_scale)[:, None] * centroid
+    else:
+        grad = method == "kernel_gradient"
+        moments = method == "abc"
+        pos = S.weighted_mean_shift(kernel, x, positives, tile=tile, moments=moments, gradient_form=grad)
+        neg = S.weighted_mean_shift(kernel, x, negatives, mask_self=mask, tile=tile, moments=moments,
+                                    gradient_form=grad)
+        if moments:
+            centroid = pos.abc_mean() - neg.abc_mean()
+        else:
+            centroid = pos.mean() - neg.mean()
+        log_scale = o.zeros((x.shape[0],), like=x)
+        field = centroid
+
+    if normalize == "rms":
+        field = _rms_normalise(field, log_scale, centroid)
+    if return_components:
+        return DriftComponents(field, centroid, log_scale)
+    return field
+
+
+def official_drift(x: Any, positives: Any, negatives: Any = None, *,
+                   temperatures: tuple[float, ...] = (0.02, 0.05, 0.2), floor: float = 1e-6,
+                   self_mask_offset: float = 100.0, normalize_distances: bool = True,
+                   tile_size: int | None = None):
+    r"""The large-scale drift pipeline of [D] (Laplace kernels on normalised distances).
+
+    For each temperature :math:`\tau`: logits :math:`\ell_{ij} = -\tilde d_{ij}/\tau` with
+    :math:`\tilde d = d / \bar d` (distances divided by their batch mean over all query x
+    reference pairs, self-pairs excluded) and :math:`+\,\mathrm{offset}` added to the
+    normalised self-distances; :math:`A = \sqrt{\max(\mathrm{softmax_{row}} \cdot
+    \mathrm{softmax_{col}},\ \mathrm{floor})}` (so every affinity is at least
+    :math:`\sqrt{\mathrm{floor}} = 10^{-3}`), :math:`W^\pm = A^\pm \mathrm{rowsum}(A^\mp)`,
+    :math:`V_\tau = W^+Y^+ - W^-Y^-`; each :math:`V_\tau` is rescaled to unit RMS and the
+    results are summed.
+
+    Three streamed passes over the reference tiles (mean distance; row log-normalisers;
+    accumulation), all temperatures at once; never an ``N x M`` matrix.
+
+    Parameters
+    ----------
+    x : array, shape (n, d)
+    positives : array, shape (m+, d)
+    negatives : array, shape (m-, d), optional
+        Defaults to ``x`` (the generated batch) with its self-pairs masked.
+    temperatures : tuple of float
+    floor : float
+        Lower bound on the product of row and column softmax (0 disables it).
+    self_mask_offset : float
+        Added to the normalised self-distances when the negatives are ``x``.
+    normalize_distances : bool
+        Divide distances by their batch mean (True in [D]).
+    """
+    x = check_points(x, "x")
+    positives = check_points(positives, "positives", dim=x.shape[1])
+    if negatives is None:
+        negatives = x
+    negatives = check_points(negatives, "negatives", dim=x.shape[1])
+    check_same_backend({"x": x, "positives": positives, "negatives": negatives})
+    temps = tuple(check_positive(t, "temperatures") for t in temperatures)
+    if not temps:
+        raise ValueError("temperatures must not be empty")
+    if not (isinstance(floor, (int, float)) and 0.0 <= floor < 1.0):
+        raise ValueError(f"floor must be in [0, 1), got {floor!r}")
+    self_mask_offset = float(self_mask_offset)
+    mask = _same_points(negatives, x)
+    tile = _check_tile(tile_size)
+    o = B.ops(x)
+    n, d = x.shape
+    unit = Laplace(1.0)
+    blocks = ((positives, False), (negatives, mask))
+
+    def distance_tiles():
+        for blk, (block, masked) in enumerate(blocks):
+            m = block.shape[0]
+            t = tile or S.default_tile(n, d, m, x.dtype.itemsize)
+            for a, b in S.tiles(m, t):
+                diff, r, _ = S.tile_geometry(unit, x, block[a:b], need_r=True)
+                is_self = None
+                if masked:
+                    rows = o.arange(n, like=x)[:, None]
+                    cols = o.arange(b - a, like=x)[None, :] + a
+                    is_self = rows == cols
+                yield blk, diff, r, is_self
+
+    # pass 0: mean distance over non-self pairs
+    if normalize_distances:
+        total, count = 0.0, 0
+        for blk, diff, r, is_self in distance_tiles():
+            if is_self is not None:
+                total += o.scalar(o.sum(o.where(is_self, r * 0.0, r)))
+                count += r.shape[0] * r.shape[1] - int(o.scalar(o.sum(is_self * 1.0)))
+            else:
+                total += o.scalar(o.sum(r))
+                count += r.shape[0] * r.shape[1]
+        mean_d = total / max(count, 1)
+        if mean_d <= 0:
+            raise ValueError("all distances are zero: the point sets coincide at one point")
+    else:
+        mean_d = 1.0
+
+    def logits(r, is_self, tau):
+        dn = r / mean_d
+        if is_self is not None:
+            dn = o.where(is_self, dn + self_mask_offset, dn)
+        return dn * (-1.0 / tau)
+
+    # pass 1: row log-normalisers R_i per temperature
+    log_row = [o.full((n,), -math.inf, x) for _ in temps]
+    for blk, diff, r, is_self in distance_tiles():
+        for k, tau in enumerate(temps):
+            log_row[k] = o.logaddexp(log_row[k], o.logsumexp(logits(r, is_self, tau), axis=1))
+
+    # pass 2: accumulate sum_j A_ij, sum_j A_ij (y_j - x_i) per block and temperature
+    log_floor = 0.5 * math.log(floor) if floor > 0 else -math.inf
+    sums = {(k, blk): [o.zeros((n,), like=x), o.zeros((n, d), like=x)] for k in range(len(temps)) for blk in (0, 1)}
+    for blk, diff, r, is_self in distance_tiles():
+        for k, tau in enumerate(temps):
+            lg = logits(r, is_self, tau)
+            log_col = o.logsumexp(lg, axis=0, keepdims=True)
+            log_a = lg - 0.5 * (log_row[k][:, None] + log_col)  # log sqrt(row * col)
+            log_a = o.maximum(log_a, o.full(log_a.shape, log_floor, log_a))
+            w = o.exp(log_a)
+            sums[(k, blk)][0] = sums[(k, blk)][0] + o.sum(w, axis=1)
+            sums[(k, blk)][1] = sums[(k, blk)][1] + o.einsum("nt,ntd->nd", w, diff)
+    total_field = None
+    for k in range(len(temps)):
+        a_pos, s_pos = sums[(k, 0)]
+        a_neg, s_neg = sums[(k, 1)]
+        v = a_neg[:, None] * s_pos - a_pos[:, None] * s_neg
+        rms = o.sqrt(o.mean(v * v))
+        if o.scalar(rms) > 0:
+            v = v / rms
+        total_field = v if total_field is None else total_field + v
+    return total_field
+

@@ -1,0 +1,32 @@
+"""The float32 underflow trap: naive exp(-d/tau) vs log-space streaming, data moved away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis.foundation_estimators import float32_far_field
+from driftlab._io import write_json
+from driftlab.plotting import figure, save_figure
+
+NAME = "float32-far-field"
+TITLE = "float32 mean-shift field as the data moves away: naive exp vs log space"
+
+
+def make(out_dir: Path, quick: bool = False) -> list[Path]:
+    res = float32_far_field()
+    fig, ax = figure(2, 1, width=3.2)
+    ax[0, 0].loglog(res["offsets"], [max(v, 1e-30) for v in res["naive_median_norm"]], "o-", label="naive exp (float32)")
+    ax[0, 0].axvline(87.3 * res["tau"], color="gray", ls=":", label="~87 tau")
+    ax[0, 0].set(xlabel="data offset", ylabel="median |m(x)|", title="naive field collapses to 0")
+    ax[0, 0].legend(fontsize=7)
+    ax[0, 1].semilogx(res["offsets"], res["logspace_min_cosine"], "o-", color="C2")
+    ax[0, 1].set(xlabel="data offset", ylabel="min cos(V, data - x)", ylim=(0.9, 1.005),
+                 title="log-space field (RMS-normalised)")
+    out = Path(out_dir)
+    return [save_figure(fig, out / "foundation_float32.pdf"), write_json(out / "foundation_float32.json", res)]
+
+
+if __name__ == "__main__":
+    from driftlab.repro import run_script
+
+    run_script(make)

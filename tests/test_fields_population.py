@@ -1,0 +1,128 @@
+"""Population fields: closed form vs quadrature vs Monte Carlo vs batch estimators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import integrate
+
+from conftest import assert_close
+from driftlab.distributions import EmpiricalMeasure, GaussianMixture, GridDensity
+from driftlab.fields import batch_drift, population_drift, population_mean_shift
+from driftlab.kernels import Gaussian, Laplace, Matern
+
+P1 = GaussianMixture([[-1.0], [1.5]], [0.4, 0.6], [0.3, 0.7])
+Q1 = GaussianMixture([[0.3]], [1.2])
+P2 = GaussianMixture([[0.0, 0.0], [1.5, 1.0]], [[0.5, 0.3], [0.4, 0.6]], [0.6, 0.4])
+Q2 = GaussianMixture([[0.5, -0.5]], [[[1.0, 0.3], [0.3, 0.8]]])
+
+
+def scipy_mean_shift_1d(p, x0, kern):
+    """Independent oracle: adaptive quad of numerator and denominator, split at the cusp."""
+    f = lambda y: float(p.pdf([[y]])[0]) * float(kern.profile(np.array(abs(y - x0))))  # noqa: E731
+    den = sum(integrate.quad(f, a, b, epsabs=1e-14, limit=200)[0] for a, b in ((-np.inf, x0), (x0, np.inf)))
+    num = sum(integrate.quad(lambda y: (y - x0) * f(y), a, b, epsabs=1e-14, limit=200)[0]
+              for a, b in ((-np.inf, x0), (x0, np.inf)))
+    return num / den
+
+
+@given(s=st.floats(0.1, 3.0), x0=st.floats(-4, 4))
+def test_gaussian_equal_covariance_field_is_constant(s, x0):
+    """Closed form (science.md 3): V = s^2 (S + s^2)^-1 (mu_p - mu_q) for equal covariances."""
+    S = np.array([[0.7, 0.2], [0.2, 0.4]])
+    mp_, mq = np.array([1.0, -0.5]), np.array([-0.3, 0.2])
+    p, q = GaussianMixture([mp_], S[None]), GaussianMixture([mq], S[None])
+    x = np.array([[x0, -x0], [0.0, 0.0]])
+    v = population_drift(p, q, x, Gaussian(s)).value
+    want = s**2 * np.linalg.solve(S + s**2 * np.eye(2), mp_ - mq)
+    assert_close(v, np.tile(want, (2, 1)), atol=1e-12, what="constant field", inputs=(s, x0))
+
+
+@pytest.mark.parametrize("kern", [Gaussian(0.6), Laplace(0.5), Matern(2.5, 0.6)], ids=repr)
+def test_quadrature_matches_scipy_quad_1d(kern):
+    x = np.array([[-2.0], [0.2], [3.5]])
+    est = population_mean_shift(P1, x, kern, method="quadrature")
+    want = np.array([[scipy_mean_shift_1d(P1, float(v), kern)] for v in x[:, 0]])
+    # two independent quadratures, each accurate to ~1e-12 (error estimates printed on failure).
+    assert_close(est.value, want, atol=1e-10, what=f"quadrature {kern!r}", inputs=(x.ravel(), est.error))
+    assert np.all(est.error < 1e-8)
+
+
+@pytest.mark.parametrize("p,x", [(P1, [[-2.0], [0.4], [3.0]]), (P2, [[0.2, -0.4], [2.0, 1.5]])],
+                         ids=["1d", "2d"])
+def test_closed_form_quadrature_and_montecarlo_agree_gaussian_kernel(p, x):
+    x = np.asarray(x, dtype=float)
+    kern = Gaussian(0.7)
+    closed = population_mean_shift(p, x, kern, method="closed").value
+    quad = population_mean_shift(p, x, kern, method="quadrature")
+    # quadrature error estimate <= 1e-9 by construction (rtol); allow 1e-8.
+    assert_close(quad.value, closed, atol=1e-8, what="quadrature vs closed")
+    mc = population_mean_shift(p, x, kern, method="montecarlo", n_samples=200_000, rng=3)
+    # Monte Carlo: within 5 delta-method standard errors (plus O(1/n) ratio bias ~ 1e-5).
+    assert np.all(np.abs(mc.value - closed) < 5 * mc.error + 1e-5), (mc.value, closed, mc.error)
+
+
+def test_laplace_2d_quadrature_vs_montecarlo():
+    x = np.array([[0.2, -0.4], [2.0, 1.5]])
+    kern = Laplace(0.4)
+    quad = population_mean_shift(P2, x, kern, method="quadrature")
+    mc = population_mean_shift(P2, x, kern, method="montecarlo", n_samples=300_000, rng=7)
+    assert np.all(quad.error < 1e-7), quad.error
+    assert np.all(np.abs(mc.value - quad.value) < 5 * mc.error + 1e-5), (mc.value, quad.value, mc.error)
+
+
+def test_grid_density_quadrature_matches_closed_form():
+    g = GridDensity.from_function(P1.pdf, [-8.0], [8.0], 4001)
+    x = np.array([[-1.0], [0.5], [2.0]])
+    got = population_mean_shift(g, x, Gaussian(0.5), method="quadrature")
+    want = population_mean_shift(P1, x, Gaussian(0.5)).value
+    # cubic-spline interpolation of a table with h = 4e-3: error O(h^4 f'''') ~ 1e-9.
+    assert_close(got.value, want, atol=1e-7, what="grid quadrature")
+
+
+def test_empirical_exact_matches_closed_gaussian():
+    pts = np.random.default_rng(0).normal(size=(40, 2))
+    mu = EmpiricalMeasure(pts)
+    x = np.array([[0.3, 0.1], [2.0, -1.0]])
+    a = population_mean_shift(mu, x, Gaussian(0.4)).value
+    b = population_mean_shift(mu, x, Gaussian(0.4), method="closed").value
+    assert_close(a, b, atol=1e-12, what="empirical exact vs closed")
+
+
+@pytest.mark.parametrize("method", ["separate", "joint"])
+def test_batch_field_converges_to_population_within_error_bars(method):
+    """The batch field approaches V_{p,q} as samples grow; joint carries its batch factor."""
+    kern = Gaussian(0.8)
+    x = np.array([[0.0, 0.0], [1.0, 1.0], [-1.0, 0.5]])
+    exact = population_drift(P2, Q2, x, kern).value
+    errs = []
+    for n in (2_000, 50_000):
+        yp, yn = P2.sample(n, rng=n), Q2.sample(n, rng=n + 1)
+        comp = batch_drift(x, yp, yn, kern, method=method, return_components=True)
+        est = comp.centroid_difference
+        se = population_drift(P2, Q2, x, kern, method="montecarlo", n_samples=n, rng=n).error
+        # centroid difference -> m_p - m_q within 5 standard errors (same n, same estimator family)
+        assert np.all(np.abs(est - exact) < 5 * se + 1e-4), (n, est, exact, se)
+        errs.append(np.abs(est - exact).max())
+        if method == "joint":
+            assert np.all(np.exp(comp.log_scale) <= 0.25 + 1e-12)
+    assert errs[1] < errs[0], errs
+
+
+def test_population_bad_inputs():
+    with pytest.raises(ValueError, match="method must be one of"):
+        population_mean_shift(P1, [[0.0]], Gaussian(1.0), method="simpson")
+    with pytest.raises(ValueError, match="needs the Gaussian kernel"):
+        population_mean_shift(P1, [[0.0]], Laplace(1.0), method="closed")
+    with pytest.raises(ValueError, match="x has dimension 2, expected 1"):
+        population_mean_shift(P1, [[0.0, 1.0]], Gaussian(1.0))
+    with pytest.raises(ValueError, match="1-D and 2-D only"):
+        population_mean_shift(GaussianMixture([[0, 0, 0.0]], 1.0), [[0, 0, 0.0]], Laplace(1.0), method="quadrature")
+    with pytest.raises(ValueError, match="same dimension"):
+        population_drift(P1, P2, [[0.0]], Gaussian(1.0))
+    with pytest.raises(TypeError, match="kernel must be"):
+        population_mean_shift(P1, [[0.0]], "gaussian")
+    with pytest.raises(ValueError, match="n_samples"):
+        population_mean_shift(P1, [[0.0]], Laplace(1.0), method="montecarlo", n_samples=1)
