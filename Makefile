@@ -13,7 +13,7 @@ export MKL_NUM_THREADS ?= 1
 # downloading a multi-GB CUDA build. An existing torch is kept as it is.
 install:
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "torch==2.13.0"
-	@$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	@$(PY) -m pip install -q -e ".[test]"
 
 repro: install
 	driftlab repro
