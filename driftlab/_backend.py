@@ -62,7 +62,22 @@ class NumpyOps:
 
     @staticmethod
     def logsumexp(x, axis, keepdims=False):
-        return _sp.logsumexp(x, axis=axis, keepdims=keepdims)
+        # hand-rolled: scipy.special.logsumexp is ~4x slower on large tiles
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        return out if keepdims else np.squeeze(out, axis=axis)
+
+    @staticmethod
+    def weighted_rows(w, vec):
+        """sum_t w[n, t] vec[n, t, :] -> (n, d) (batched matmul: 6x faster than einsum)."""
+        return np.matmul(w[:, None, :], vec)[:, 0, :]
+
+    @staticmethod
+    def sqnorm(diff):
+        """|diff|^2 over the last axis."""
+        return np.einsum("...d,...d->...", diff, diff)
 
     @staticmethod
     def zeros(shape, like):
@@ -136,6 +151,12 @@ class TorchOps:
 
     def logsumexp(self, x, axis, keepdims=False):
         return self.t.logsumexp(x, dim=axis, keepdim=keepdims)
+
+    def weighted_rows(self, w, vec):
+        return self.t.einsum("nt,ntd->nd", w, vec)
+
+    def sqnorm(self, diff):
+        return (diff * diff).sum(-1)
 
     def zeros(self, shape, like):
         return self.t.zeros(shape, dtype=like.dtype, device=like.device)

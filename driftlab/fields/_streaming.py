@@ -33,7 +33,7 @@ def tile_geometry(kernel, x, yt, *, need_r: bool):
     """Displacements ``y - x`` (n, t, d), distances r (n, t) or None, log-kernel (n, t)."""
     o = B.ops(x)
     diff = yt[None, :, :] - x[:, None, :]
-    r2 = o.sum(diff * diff, axis=2)
+    r2 = o.sqnorm(diff)
     if kernel.prefers_squared_distance and not need_r:
         return diff, None, kernel.log_profile_sq(r2)
     # sqrt with a zero (sub)gradient at r = 0: self-pairs must not poison autograd with 0 * inf
@@ -77,14 +77,14 @@ class RowAccumulator:
         scale = o.exp(self.mx - safe)
         w = o.exp(logw - safe[:, None])
         self.s = self.s * scale + o.sum(w, axis=1)
-        self.acc = self.acc * scale[:, None] + o.einsum("nt,ntd->nd", w, vec)
+        self.acc = self.acc * scale[:, None] + o.weighted_rows(w, vec)
         if self.moments:
             w2 = w * w
             sc2 = scale * scale
             self.s2 = self.s2 * sc2 + o.sum(w2, axis=1)
-            wv = o.einsum("nt,ntd->nd", w2, vec)
+            wv = o.weighted_rows(w2, vec)
             self.acc2 = self.acc2 * sc2[:, None] + wv
-            self.acc3 = self.acc3 * sc2[:, None] + o.einsum("nt,ntd->nd", w2, vec * vec)
+            self.acc3 = self.acc3 * sc2[:, None] + o.weighted_rows(w2, vec * vec)
         self.mx = new
 
     @property

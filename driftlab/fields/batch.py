@@ -375,7 +375,7 @@ def official_drift(x: Any, positives: Any, negatives: Any = None, *,
             log_a = o.maximum(log_a, o.full(log_a.shape, log_floor, log_a))
             w = o.exp(log_a)
             sums[(k, blk)][0] = sums[(k, blk)][0] + o.sum(w, axis=1)
-            sums[(k, blk)][1] = sums[(k, blk)][1] + o.einsum("nt,ntd->nd", w, diff)
+            sums[(k, blk)][1] = sums[(k, blk)][1] + o.weighted_rows(w, diff)
     total_field = None
     for k in range(len(temps)):
         a_pos, s_pos = sums[(k, 0)]
