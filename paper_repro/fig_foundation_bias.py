@@ -23,6 +23,8 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     ax[0, 0].axhline(0.0, color="k", lw=0.8)
     ax[0, 0].set(xscale="log", xlabel="number of positives (negatives: 64)", ylabel="E[V(2.5)] (+- 2 SE)",
                  title="drift estimators at p = q")
+    ax[0, 0].set_xticks(res["counts"], [str(c) for c in res["counts"]])
+    ax[0, 0].minorticks_off()
     ax[0, 0].legend()
     out = Path(out_dir)
     return [save_figure(fig, out / "foundation_bias.pdf"), write_json(out / "foundation_bias.json", res)]
