@@ -1,0 +1,358 @@
+r"""Per-frequency relaxation rates of the linearised drift dynamics [T].
+
+Mean-field drifting moves mass by the continuity equation
+:math:`\partial_t q + \nabla\cdot(q V_{p,q}) = 0`, :math:`V_{p,q} = m_p - m_q`,
+:math:`m_\pi(x) = \int k(x-y)(y-x)\,\pi(dy) / \int k(x-y)\,\pi(dy)`.
+
+Derivation (verified symbolically in :mod:`driftlab.spectral.symbolic` and numerically by
+the grid solver :mod:`driftlab.spectral.grid`). Write :math:`g(z) = z\,\varphi(|z|)`, so that
+:math:`m_\pi = -(g * \pi)/(\varphi * \pi)`. Around a uniform target :math:`p \equiv p_0`
+(on a torus; :math:`g * p = 0` because g is odd) put :math:`q = p_0 (1 + \epsilon\delta)`:
+:math:`V = \epsilon\,(g * \delta)/\hat\varphi(0) + O(\epsilon^2)` and, to first order,
+:math:`\partial_t\delta = -\nabla\cdot(g * \delta)/\hat\varphi(0)`. With
+:math:`\hat g(k) = i\nabla_k\hat\varphi(k)` (convention :math:`\hat f(k) = \int f e^{-ik\cdot z}`)
+and :math:`\widehat{\nabla\cdot u} = ik\cdot\hat u`, each Fourier mode obeys
+
+.. math::
+
+    \partial_t \hat\delta_k = -\lambda(k)\,\hat\delta_k,\qquad
+    \lambda(k) = -\,k\cdot\nabla_k E(k) = -|k|\,E'(|k|),\qquad E = \hat\varphi/\hat\varphi(0).
+
+So the brief's (derived) formula is confirmed. On a torus of side L the kernel is the
+periodised one and the modes are the lattice wave numbers :math:`2\pi n/L`, where
+:math:`\hat\varphi_{\rm per}` equals :math:`\hat\varphi` exactly.
+
+Closed forms (``x = (s k)^2`` etc.):
+
+* Gaussian: :math:`\lambda = s^2k^2 e^{-s^2k^2/2}` (any d), maximum :math:`2/e` at
+  :math:`sk = \sqrt2`.
+* Matérn-:math:`\nu` (length :math:`\ell`):
+  :math:`\lambda = (2\nu + d)\,\frac{\ell^2k^2}{2\nu}\,(1 + \ell^2k^2/(2\nu))^{-(\nu + d/2 + 1)}`;
+  Laplace (:math:`\nu = 1/2`, :math:`\ell = \tau`):
+  :math:`(d+1)\tau^2k^2/(1+\tau^2k^2)^{(d+3)/2}`, maximum
+  :math:`2((d+1)/(d+3))^{(d+3)/2}` at :math:`\tau^2k^2 = 2/(d+1)`.
+* Inverse multiquadric :math:`(1 + r^2/c^2)^{-\beta}`, :math:`\mu = \beta - d/2 > 0`:
+  :math:`\lambda = \frac{2^{1-\mu}}{\Gamma(\mu)} z^{\mu+1} K_{\mu-1}(z)`, :math:`z = ck`.
+* Any other radial kernel: numerical Hankel transform of the profile
+  (:func:`driftlab.kernels._hankel.radial_fourier_derivative`).
+
+References: [T] Turan & Ovsjanikov (2026), section on the spectral analysis.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scipy import special as sp
+
+from driftlab._validation import check_int, check_positive
+from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern, RadialKernel
+
+__all__ = [
+    "rate",
+    "timescale",
+    "spectrum",
+    "peak_rate",
+    "euler_rate",
+    "max_stable_step",
+    "scaled_kernel",
+]
+
+
+# ----------------------------------------------------------------------------------------
+# numeric cores (trust their inputs)
+# ----------------------------------------------------------------------------------------
+def _rate_gaussian(s: float, k: np.ndarray) -> np.ndarray:
+    x = (s * k) ** 2
+    return x * np.exp(-0.5 * x)
+
+
+def _rate_matern(nu: float, ell: float, k: np.ndarray, dim: int) -> np.ndarray:
+    x = (ell * k) ** 2 / (2.0 * nu)
+    return (2.0 * nu + dim) * x * (1.0 + x) ** (-(nu + dim / 2.0 + 1.0))
+
+
+def _rate_laplace(tau: float, k: np.ndarray, dim: int) -> np.ndarray:
+    x = (tau * k) ** 2
+    return (dim + 1.0) * x * (1.0 + x) ** (-(dim + 3.0) / 2.0)
+
+
+def _rate_imq(c: float, beta: float, k: np.ndarray, dim: int) -> np.ndarray:
+    mu = beta - dim / 2.0
+    z = c * np.asarray(k, dtype=np.float64)
+    zs = np.maximum(z, 1e-300)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        # K_{mu-1} = K_{1-mu}; kve(v, z) = kv(v, z) e^z.
+        logv = ((1.0 - mu) * math.log(2.0) - math.lgamma(mu) + (mu + 1.0) * np.log(zs)
+                + np.log(sp.kve(mu - 1.0, zs)) - zs)
+        val = np.exp(logv)
+    # z -> 0: lambda ~ z^2 / (2 (mu - 1)) for mu > 1, ~ z^{2 mu} terms otherwise; both -> 0.
+    return np.where(z == 0, 0.0, val)
+
+
+def _closed_rate(kernel: RadialKernel, k: np.ndarray, dim: int) -> np.ndarray | None:
+    if isinstance(kernel, Gaussian):
+        return _rate_gaussian(kernel.bandwidth, k)
+    if isinstance(kernel, Laplace):
+        return _rate_laplace(kernel.temperature, k, dim)
+    if isinstance(kernel, Matern):
+        return _rate_matern(kernel.nu, kernel.length_scale, k, dim)
+    if isinstance(kernel, InverseMultiquadric):
+        if kernel.beta - dim / 2.0 <= 0:
+            raise ValueError(
+                f"{kernel!r} is not integrable in dim={dim} (needs beta > dim/2): "
+                "its spectrum E(k) and hence the rate are undefined"
+            )
+        return _rate_imq(kernel.scale, kernel.beta, k, dim)
+    return None
+
+
+def _numerical_rate(kernel: RadialKernel, k: np.ndarray, dim: int) -> np.ndarray:
+    from driftlab.kernels._hankel import radial_fourier_derivative
+
+    return -k * radial_fourier_derivative(kernel, k, dim)
+
+
+# ----------------------------------------------------------------------------------------
+# validation helpers
+# ----------------------------------------------------------------------------------------
+def _check_kernel(kernel) -> RadialKernel:
+    if not isinstance(kernel, RadialKernel):
+        raise TypeError(f"kernel must be a driftlab.kernels.RadialKernel, got {type(kernel).__name__}")
+    return kernel
+
+
+def _check_k(k, name: str = "k", allow_zero: bool = True) -> np.ndarray:
+    if isinstance(k, (str, bytes)) or k is None:
+        raise TypeError(f"{name} must be a number or an array of wave numbers, got {type(k).__name__}")
+    try:
+        kk = np.asarray(k, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric: {exc}") from None
+    if not np.isfinite(kk).all():
+        raise ValueError(f"{name} must be finite")
+    if (kk < 0).any():
+        raise ValueError(f"{name} must be >= 0 (wave-number magnitudes |k|)")
+    if not allow_zero and (kk == 0).any():
+        raise ValueError(
+            f"{name} must be > 0: the k = 0 mode carries the total mass, which the dynamics "
+            "conserve (rate 0, infinite timescale)"
+        )
+    return kk
+
+
+def _check_method(method: str) -> str:
+    if method not in ("auto", "closed", "numerical"):
+        raise ValueError(f"method must be 'auto', 'closed' or 'numerical', got {method!r}")
+    return method
+
+
+# ----------------------------------------------------------------------------------------
+# public API
+# ----------------------------------------------------------------------------------------
+def rate(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> np.ndarray:
+    r"""Relaxation rate :math:`\lambda(k) = -|k|\,E'(|k|)` of mode k (linearised drift, uniform target).
+
+    Parameters
+    ----------
+    kernel : RadialKernel
+        Any :mod:`driftlab.kernels` kernel.
+    k : array_like
+        Wave-number magnitudes :math:`|k| \geq 0` (:math:`\lambda(0) = 0`: mass is conserved).
+    dim : int
+        Dimension :math:`d \geq 1`.
+    method : {"auto", "closed", "numerical"}
+        ``"closed"``: closed form (Gaussian, Laplace, Matérn, IMQ; raises otherwise);
+        ``"numerical"``: radial Fourier (Hankel) transform of the profile;
+        ``"auto"``: closed form where available.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\lambda(k) \geq 0`, same shape as ``k``. A perturbation mode decays like
+        :math:`e^{-\lambda(k) t}` under :math:`dx/dt = V_{p,q}(x)`.
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Gaussian, Laplace
+    >>> from driftlab.spectral import rate
+    >>> round(float(rate(Gaussian(1.0), 2 ** 0.5)), 12)  # the maximum, 2/e
+    0.735758882343
+    >>> float(rate(Laplace(1.0), 1.0, dim=1))  # 2 * 1 / 2^2
+    0.5
+
+    References
+    ----------
+    [T] Turan & Ovsjanikov, *Generative Drifting is Secretly Score Matching* (2026).
+    """
+    kernel = _check_kernel(kernel)
+    dim = check_int(dim, "dim", minimum=1)
+    method = _check_method(method)
+    kk = _check_k(k)
+    if method != "numerical":
+        out = _closed_rate(kernel, kk, dim)
+        if out is not None:
+            return np.asarray(out, dtype=np.float64)
+        if method == "closed":
+            raise ValueError(f"{type(kernel).__name__} has no closed-form rate; use method='numerical'")
+    return _numerical_rate(kernel, kk, dim)
+
+
+def timescale(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> np.ndarray:
+    r"""Relaxation time :math:`1/\lambda(k)` of mode k (``k = 0`` is rejected: it never relaxes).
+
+    Where the rate underflows to 0 (e.g. a Gaussian at :math:`sk \gtrsim 38`) the time is
+    ``inf``, reported as such rather than as an overflow.
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Laplace
+    >>> from driftlab.spectral import timescale
+    >>> float(timescale(Laplace(1.0), 1.0))
+    2.0
+    """
+    kk = _check_k(k, allow_zero=False)
+    lam = rate(kernel, kk, dim, method)
+    with np.errstate(divide="ignore"):
+        return np.where(lam > 0, 1.0 / np.where(lam > 0, lam, 1.0), np.inf)
+
+
+def spectrum(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> list[dict]:
+    """Rows ``{k, rate, timescale, ratio}`` (ratio = rate / largest rate among the given k).
+
+    The table behind ``driftlab spectrum``. ``k`` must be > 0.
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Laplace
+    >>> from driftlab.spectral import spectrum
+    >>> spectrum(Laplace(1.0), [1.0])[0]["timescale"]
+    2.0
+    """
+    kk = np.atleast_1d(_check_k(k, allow_zero=False)).ravel()
+    lam = rate(kernel, kk, dim, method)
+    top = float(np.max(lam)) if lam.size else 0.0
+    rows = []
+    for kv, lv in zip(kk, lam):
+        lv = float(lv)
+        rows.append({
+            "k": float(kv),
+            "rate": lv,
+            "timescale": (1.0 / lv) if lv > 0 else math.inf,
+            "ratio": (lv / top) if top > 0 else 0.0,
+        })
+    return rows
+
+
+def peak_rate(kernel: RadialKernel, dim: int = 1) -> tuple[float, float]:
+    r"""The fastest mode: :math:`(k^*, \lambda_{\max})` with :math:`\lambda_{\max} = \max_k \lambda(k)`.
+
+    Closed forms: Gaussian :math:`k^* = \sqrt2/s`, :math:`\lambda_{\max} = 2/e`; Matérn-:math:`\nu`
+    with :math:`a = \nu + d/2`: :math:`\ell^2k^{*2}/(2\nu) = 1/a`,
+    :math:`\lambda_{\max} = 2(1 + 1/a)^{-(a+1)}`; Laplace (:math:`\nu = 1/2`):
+    :math:`\tau^2k^{*2} = 2/(d+1)`, :math:`\lambda_{\max} = 2((d+1)/(d+3))^{(d+3)/2}`. Other
+    kernels: a log-spaced scan followed by bounded scalar
+    maximisation of :func:`rate` in :math:`\log k`.
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Laplace
+    >>> from driftlab.spectral import peak_rate
+    >>> peak_rate(Laplace(1.0), dim=1)
+    (1.0, 0.5)
+    """
+    kernel = _check_kernel(kernel)
+    dim = check_int(dim, "dim", minimum=1)
+    if isinstance(kernel, Gaussian):
+        return math.sqrt(2.0) / kernel.bandwidth, 2.0 / math.e
+    if isinstance(kernel, (Laplace, Matern)):
+        nu = 0.5 if isinstance(kernel, Laplace) else kernel.nu
+        ell = kernel.length_scale
+        a = nu + dim / 2.0
+        x = 1.0 / a  # ell^2 k^2 / (2 nu) at the maximum of 2a x (1+x)^-(a+1)
+        kstar = math.sqrt(2.0 * nu * x) / ell
+        return kstar, float(2.0 * a * x * (1.0 + x) ** (-(a + 1.0)))
+    ell = kernel.length_scale
+
+    def neg(logk: float) -> float:
+        return -float(rate(kernel, math.exp(logk), dim))
+
+    grid = np.log(ell ** -1) + np.linspace(-4, 4, 33)
+    vals = np.array([neg(g) for g in grid])
+    i = int(np.argmin(vals))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    from scipy import optimize
+
+    res = optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+    return math.exp(res.x), -float(res.fun)
+
+
+def euler_rate(lam, eta: float) -> np.ndarray:
+    r"""Per-unit-time decay rate seen with explicit Euler steps of size :math:`\eta`.
+
+    One step multiplies a mode by :math:`1 - \eta\lambda`, so the measured rate is
+    :math:`-\log|1 - \eta\lambda| / \eta` (it tends to :math:`\lambda` as :math:`\eta \to 0`;
+    for :math:`1 < \eta\lambda < 2` the mode also flips sign every step). Raises if
+    :math:`\eta\lambda \geq 2` (unstable: the mode grows) or :math:`\eta\lambda = 1`
+    (annihilated in one step: infinite rate).
+
+    Examples
+    --------
+    >>> from driftlab.spectral import euler_rate
+    >>> round(float(euler_rate(0.5, 1.0)), 12)  # log 2
+    0.69314718056
+    """
+    eta = check_positive(eta, "eta")
+    lam = np.asarray(lam, dtype=np.float64)
+    if not np.isfinite(lam).all() or (lam < 0).any():
+        raise ValueError("lam must be finite and >= 0")
+    z = eta * lam
+    if (z >= 2).any():
+        raise ValueError(
+            f"eta={eta} is unstable for rate {float(lam.max())}: explicit Euler needs eta * lambda < 2"
+        )
+    if (z == 1).any():
+        raise ValueError("eta * lambda == 1 annihilates the mode in one step (infinite rate)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(z < 1.0, -np.log1p(-z), -np.log(np.abs(z - 1.0)))
+    return out / eta
+
+
+def max_stable_step(kernel: RadialKernel, dim: int = 1) -> float:
+    r"""Largest stable explicit-Euler step :math:`2/\lambda_{\max}` (e for a Gaussian, 4 for 1-D Laplace).
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Gaussian
+    >>> import math
+    >>> math.isclose(max_stable_step(Gaussian(0.3)), math.e)
+    True
+    """
+    return 2.0 / peak_rate(kernel, dim)[1]
+
+
+def scaled_kernel(kernel: RadialKernel, length_scale: float) -> RadialKernel:
+    """The same kernel shape with its :attr:`~RadialKernel.length_scale` set to ``length_scale``.
+
+    Used by the annealing schedules: ``bandwidth(t)`` always means the kernel's
+    ``length_scale`` (Gaussian s, Laplace tau, Matérn ell, IMQ c; for the Laplace companion
+    kernel, a Matérn-3/2, that is :math:`\\sqrt3\\tau`).
+    """
+    kernel = _check_kernel(kernel)
+    s = check_positive(length_scale, "length_scale")
+    if isinstance(kernel, Gaussian):
+        return Gaussian(s)
+    if isinstance(kernel, Laplace):
+        return Laplace(s)
+    if isinstance(kernel, Matern):
+        return Matern(kernel.nu, s)
+    if isinstance(kernel, InverseMultiquadric):
+        return InverseMultiquadric(s, kernel.beta)
+    params = dict(kernel.params)
+    for key in ("radius", "scale", "bandwidth", "temperature", "length_scale"):
+        if key in params:
+            params[key] = s
+            return type(kernel)(**params)
+    raise TypeError(f"cannot rescale {kernel!r}: unknown length parameter")
