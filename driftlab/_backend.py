@@ -191,7 +191,8 @@ class TorchOps:
         )
 
     def scalar(self, x) -> float:
-        return float(x)
+        # detach: float() of a tensor that requires grad warns (and the value is a constant here)
+        return float(x.detach()) if isinstance(x, self.t.Tensor) else float(x)
 
 
 _NUMPY = NumpyOps()

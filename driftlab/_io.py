@@ -26,6 +26,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600: outputs must stay readable by others
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -45,14 +46,15 @@ def _jsonable(obj: Any) -> Any:
         return [_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, (float, np.floating)):  # numpy scalars too: NaN/inf -> null/"inf"
+        obj = float(obj)
+        if not np.isfinite(obj):
+            return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+        return obj
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -60,7 +62,9 @@ def _jsonable(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as sorted, indented JSON (numpy scalars/arrays converted; inf as a string)."""
-    return atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
+    # allow_nan=False: never emit the non-standard NaN / Infinity tokens
+    text = json.dumps(_jsonable(obj), indent=2, sort_keys=True, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
 
 
 def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None) -> Path:

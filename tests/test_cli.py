@@ -45,3 +45,21 @@ def test_repro_quick_figure_is_byte_stable(tmp_path):
     pdf_a, pdf_b = (a / "foundation_float32.pdf").read_bytes(), (b / "foundation_float32.pdf").read_bytes()
     assert pdf_a == pdf_b and b"CreationDate" not in pdf_a
     assert (a / "foundation_float32.json").read_bytes() == (b / "foundation_float32.json").read_bytes()
+
+
+def test_write_json_is_strict_json_for_numpy_nonfinite_scalars(tmp_path):
+    """numpy scalars are float subclasses: NaN/inf used to bypass the null/"inf" mapping and
+    come out as the non-standard tokens NaN / Infinity."""
+    import json
+    import stat
+
+    import numpy as np
+
+    from driftlab._io import write_json
+
+    data = {"a": np.float64("nan"), "b": np.float32("-inf"), "c": np.float64(0.5)}
+    path = write_json(tmp_path / "x.json", data)
+    text = path.read_text()
+    assert json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c))) == {
+        "a": None, "b": "-inf", "c": 0.5}
+    assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044  # group/other readable

@@ -111,6 +111,16 @@ def test_batch_field_converges_to_population_within_error_bars(method):
     assert errs[1] < errs[0], errs
 
 
+def test_montecarlo_warns_when_effective_sample_size_collapses():
+    """N(0,1), Laplace tau = 0.2: at x = 5 the kernel posterior sits where no sample lies; the
+    estimate is off by several of its own standard errors, so it must say so (ESS ~ 3)."""
+    p = GaussianMixture([[0.0]], 1.0)
+    with pytest.warns(RuntimeWarning, match="effective sample size"):
+        population_mean_shift(p, [[5.0]], Laplace(0.2), method="montecarlo")
+    # ESS ~ 4e4 at x = 1: no warning (the project's pytest config turns it into an error)
+    population_mean_shift(p, [[1.0]], Laplace(0.2), method="montecarlo")
+
+
 def test_population_bad_inputs():
     with pytest.raises(ValueError, match="method must be one of"):
         population_mean_shift(P1, [[0.0]], Gaussian(1.0), method="simpson")
@@ -126,3 +136,15 @@ def test_population_bad_inputs():
         population_mean_shift(P1, [[0.0]], "gaussian")
     with pytest.raises(ValueError, match="n_samples"):
         population_mean_shift(P1, [[0.0]], Laplace(1.0), method="montecarlo", n_samples=1)
+
+
+@pytest.mark.parametrize("x0", [15.0, 40.0, -60.0])
+def test_quadrature_far_from_the_mass_matches_closed_form(x0):
+    """Far queries: kernel and density underflow separately, their product does not.
+
+    Closed-form Gaussian posterior is exact; quadrature converges spectrally on this smooth
+    integrand, so 1e-8 x (kernel length + |m|) is the target (rtol 1e-9 requested)."""
+    x = np.array([[x0]])
+    want = population_mean_shift(P1, x, Gaussian(0.5)).value
+    got = population_mean_shift(P1, x, Gaussian(0.5), method="quadrature")
+    assert_close(got.value, want, rtol=1e-8, atol=1e-8, what="far-field quadrature", inputs=x0)

@@ -151,6 +151,31 @@ def test_heavy_tailed_numerical_transform_refuses_instead_of_guessing():
         InverseMultiquadric(0.9, 2.5).fourier([1.0], 3, method="numerical")
 
 
+def test_wendland_float32_outside_support_is_minus_inf_not_nan():
+    """float32 (numpy and torch): outside the support log phi = -inf exactly, never NaN, and
+    the batch mean shift equals the float64 one to float32 round-off (inputs O(1): 1e-6)."""
+    from driftlab.fields import batch_mean_shift
+
+    kern = Wendland(1.0)
+    r = np.array([0.0, 0.2, 0.999, 1.0, 5.0])
+    want = kern.log_profile(r)
+    assert np.isneginf(want[3:]).all()
+    x = np.array([[0.0], [0.3]])
+    y = np.array([[0.2], [0.5], [5.0]])
+    ref = batch_mean_shift(x, y, kern)
+    got = kern.log_profile(r.astype(np.float32))
+    assert np.isneginf(got[3:]).all() and np.isfinite(got[:3]).all(), got
+    assert np.isfinite(kern.dlog_profile(r.astype(np.float32))).all()
+    assert_close(batch_mean_shift(x.astype(np.float32), y.astype(np.float32), kern), ref, atol=1e-6,
+                 what="Wendland float32 numpy")
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    m = batch_mean_shift(xt, torch.tensor(y, dtype=torch.float32), kern)
+    (g,) = torch.autograd.grad(m.sum(), xt)
+    assert torch.isfinite(g).all(), g
+    assert_close(m.detach().numpy(), ref, atol=1e-6, what="Wendland float32 torch")
+
+
 @given(tau=st.floats(0.05, 5.0), k=st.floats(0.0, 20.0), dim=st.integers(1, 8))
 def test_laplace_is_matern_half(tau, k, dim):
     a = Laplace(tau).fourier(k, dim)
@@ -168,6 +193,31 @@ def test_matern_tends_to_gaussian(ell, k, dim):
     want = Gaussian(ell).fourier(k, dim)
     bound = ((ell * k) ** 4 / (8 * nu) + (ell * k) ** 2 * dim / (4 * nu)) * 2 + 1e-12
     assert abs(got - want) <= bound, (ell, k, dim, got, want)
+
+
+@pytest.mark.parametrize("nu", [2.5, 10.5, 20.5])
+def test_half_integer_matern_float32_far_field_is_finite(nu):
+    """float32: the polynomial factor z^p overflowed (3e38) for z ~ 1e3 at nu = 20.5, giving
+    log phi = +inf and NaN fields. Compare with float64 to float32 round-off (rtol 1e-5:
+    log phi ~ -z is computed from z rounded to 2^-24 relative, plus a few operations)."""
+    kern = Matern(nu, 1.0)
+    r = np.array([0.0, 0.05, 0.9, 3.0, 300.0, 3000.0, 1e5])
+    want_lp, want_dl = kern.log_profile(r), kern.dlog_profile(r)
+    backends = [np.asarray]
+    try:
+        import torch
+
+        backends.append(lambda a: torch.tensor(a))
+    except ImportError:  # pragma: no cover
+        pass
+    for to in backends:
+        r32 = to(r.astype(np.float32))
+        lp, dl = kern.log_profile(r32), kern.dlog_profile(r32)
+        lp = np.asarray(lp, dtype=np.float64)
+        dl = np.asarray(dl, dtype=np.float64)
+        assert np.isfinite(lp).all() and np.isfinite(dl).all(), (lp, dl)
+        assert_close(lp, want_lp, rtol=1e-5, atol=1e-6, what=f"Matern {nu} float32 log phi")
+        assert_close(dl, want_dl, rtol=1e-5, atol=1e-6, what=f"Matern {nu} float32 dlog phi")
 
 
 @given(r=st.floats(0.0, 10.0), tau=st.floats(0.01, 5.0))
@@ -217,3 +267,37 @@ def test_make_kernel_names_and_equality():
     assert make_kernel("matern", 1.0, nu=2.5) == Matern(2.5, 1.0)
     assert Gaussian(1.0) != Laplace(1.0)
     assert len({Gaussian(1.0), Gaussian(1.0), Laplace(1.0)}) == 2
+
+
+@pytest.mark.parametrize("nu", [29.9, 45.3, 150.0, 1.0e4])
+def test_matern_large_order_is_finite_and_matches_mpmath(nu):
+    """scipy's kve(nu, z) overflows for z up to O(1) once nu >~ 40 (and everywhere past nu ~ 171):
+    the profile must stay finite and exact. Oracle: mpmath Bessel K at 30 digits. Tolerance
+    2e-9 absolute on log phi: Debye's expansion truncated after u4 errs O(|u5| / nu^5) < 1e-9
+    at nu >= 30, plus float64 round-off of O(nu) terms that cancel analytically."""
+    kern = Matern(nu, 1.0)
+    rate = math.sqrt(2.0 * nu)
+    z = np.array([1e-9, 1e-4, 0.05, 0.7, 3.0, 25.0])
+    want_lp, want_dl = [], []
+    with mp.workdps(30):
+        for zi in z:
+            n, zz = mp.mpf(nu), mp.mpf(float(zi))
+            k_n = mp.besselk(n, zz)
+            lp = (1 - n) * mp.log(2) - mp.loggamma(n) + n * mp.log(zz) + mp.log(k_n)
+            want_lp.append(float(lp))
+            want_dl.append(float(-mp.besselk(n - 1, zz) / k_n) * rate)
+    got_lp = kern.log_profile(z / rate)
+    got_dl = kern.dlog_profile(z / rate)
+    assert np.isfinite(got_lp).all() and np.isfinite(got_dl).all(), (got_lp, got_dl)
+    assert_close(got_lp, want_lp, atol=2e-9, what="large-nu Matern log profile", inputs=(nu, z))
+    assert_close(got_dl, want_dl, rtol=1e-8, atol=1e-300, what="large-nu Matern dlog",
+                 inputs=(nu, z))
+
+
+def test_matern_general_order_keeps_float32():
+    """Non-half-integer orders are computed in float64 by scipy; the result must come back in
+    the caller's dtype (same type, dtype out, like every other kernel)."""
+    r = np.array([0.0, 0.3, 2.0], dtype=np.float32)
+    for kern in (Matern(1.2, 1.0), Matern(0.7, 1.0), Matern(80.0, 1.0)):
+        assert kern.log_profile(r).dtype == np.float32
+        assert kern.dlog_profile(r).dtype == np.float32

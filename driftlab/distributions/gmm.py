@@ -94,8 +94,8 @@ class GaussianMixture:
     >>> p = GaussianMixture(means=[[-1.0], [1.0]], covariances=0.25)
     >>> p.smooth(0.5).covariances[:, 0, 0]  # 0.25 + 0.5**2
     array([0.5, 0.5])
-    >>> float(p.score(np.zeros((1, 1)))[0, 0])  # symmetric mixture: zero score at 0
-    0.0
+    >>> float(p.score(np.zeros((1, 1)))[0, 0]) == 0.0  # symmetric: zero score (maybe -0.0)
+    True
     """
 
     def __init__(self, means: Any, covariances: Any = 1.0, weights: Any = None) -> None:

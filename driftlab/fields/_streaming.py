@@ -107,15 +107,16 @@ class RowAccumulator:
         r""":math:`\sum_j a_{ij}^2` with :math:`a = w / \sum w` (moments only)."""
         o = self.o
         s = o.clip_min(self.s, o.finfo(self.s).tiny)
-        return self.s2 / (s * s)
+        # divide twice: s * s underflows to 0 on empty rows (s = tiny) and 0 / 0 is NaN
+        return self.s2 / s / s
 
     def abc_mean(self):
         r"""[ABC]-corrected mean :math:`(1 - \sum a^2) T_n + \sum a^2 v` (moments only)."""
         o = self.o
         s = o.clip_min(self.s, o.finfo(self.s).tiny)
         t = self.acc / s[:, None]
-        sa2 = (self.s2 / (s * s))[:, None]
-        return (1.0 - sa2) * t + self.acc2 / (s * s)[:, None]
+        sa2 = (self.s2 / s / s)[:, None]  # not / (s * s): that is 0 / 0 on empty rows
+        return (1.0 - sa2) * t + self.acc2 / s[:, None] / s[:, None]
 
     def mean_stderr(self):
         r"""Delta-method standard error of the self-normalised mean (moments only).
@@ -126,7 +127,7 @@ class RowAccumulator:
         o = self.o
         s = o.clip_min(self.s, o.finfo(self.s).tiny)
         t = self.acc / s[:, None]
-        var = (self.acc3 - 2.0 * t * self.acc2 + t * t * self.s2[:, None]) / (s * s)[:, None]
+        var = (self.acc3 - 2.0 * t * self.acc2 + t * t * self.s2[:, None]) / s[:, None] / s[:, None]
         return o.sqrt(o.clip_min(var, 0.0))
 
 

@@ -16,7 +16,10 @@ Variants of the drift (``method=``), with :math:`k_{ij} = k(x_i, y_j)`:
 ``"alg2"``
     [D] Algorithm 2: :math:`A = \sqrt{\mathrm{softmax}_\mathrm{row} \cdot
     \mathrm{softmax}_\mathrm{col}} = k / \sqrt{R_i C_j}`, same :math:`W^\pm`; self-pairs
-    masked when the negatives are the queries.
+    masked when the negatives are the queries. The field is
+    :math:`\mathrm{rowsum}(A^+)\,\mathrm{rowsum}(A^-)` times a (column-reweighted) centroid
+    difference; unlike ``"joint"`` this factor is *not* bounded by 1/4 (it grows like m/4 for
+    a query whose m neighbours are seen by no other query).
 ``"separate"``
     Positives and negatives normalised separately, :math:`\hat m^+ - \hat m^-`, as several
     public ports do. Biased at p = q when the set sizes differ (kept to demonstrate it).
@@ -37,8 +40,17 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from driftlab import _backend as B
-from driftlab._validation import check_int, check_points, check_positive, check_same_backend
+from driftlab._validation import (
+    check_finite_scalar,
+    check_int,
+    check_nonnegative,
+    check_points,
+    check_positive,
+    check_same_backend,
+)
 from driftlab.fields import _streaming as S
 from driftlab.kernels import Laplace, RadialKernel
 
@@ -51,8 +63,9 @@ class DriftComponents(NamedTuple):
     r"""A drift estimate split as ``field = exp(log_scale)[:, None] * centroid_difference``.
 
     For ``"separate"``, ``"abc"`` and ``"kernel_gradient"`` the scale is 1 (log 0). For
-    ``"joint"`` and ``"alg2"`` the scale is the batch factor (<= 1/4), which can underflow
-    for a far-away set even though ``centroid_difference`` and ``log_scale`` stay finite.
+    ``"joint"`` and ``"alg2"`` the scale is the batch factor (``"joint"``: <= 1/4; ``"alg2"``:
+    :math:`\mathrm{rowsum}(A^+)\mathrm{rowsum}(A^-)`, unbounded), which can underflow for a
+    far-away set even though ``centroid_difference`` and ``log_scale`` stay finite.
     """
 
     field: Any
@@ -225,14 +238,19 @@ def batch_drift(x: Any, positives: Any, negatives: Any, kernel: RadialKernel, *,
         raise ValueError(f"method must be one of {DRIFT_METHODS}, got {method!r}")
     if normalize not in (None, "rms"):
         raise ValueError(f"normalize must be None or 'rms', got {normalize!r}")
-    if mask_self == "auto":
+    if isinstance(mask_self, str) and mask_self == "auto":
         mask = _same_points(negatives, x)
-    elif isinstance(mask_self, bool):
-        mask = mask_self
+    elif isinstance(mask_self, (bool, np.bool_)):
+        mask = bool(mask_self)
         if mask and negatives.shape[0] != x.shape[0]:
             raise ValueError("mask_self=True needs negatives to be the query set (same length as x)")
     else:
         raise TypeError(f"mask_self must be True, False or 'auto', got {mask_self!r}")
+    if mask and negatives.shape[0] == 1 and method not in ("joint", "alg2"):
+        # separately normalised m_q is 0/0 here; returning m_p - 0 would be a silent wrong answer
+        # (joint/alg2 give 0, which is what [D] Algorithm 2 computes as written)
+        raise ValueError(f"method={method!r}: negatives is the single query point itself; with its "
+                         "self-pair masked no negative sample remains, so m_q is undefined")
     tile = _check_tile(tile_size)
     o = B.ops(x)
 
@@ -310,12 +328,16 @@ def official_drift(x: Any, positives: Any, negatives: Any = None, *,
         negatives = x
     negatives = check_points(negatives, "negatives", dim=x.shape[1])
     check_same_backend({"x": x, "positives": positives, "negatives": negatives})
+    if isinstance(temperatures, str) or not hasattr(temperatures, "__iter__"):
+        raise TypeError(f"temperatures must be a sequence of positive numbers, "
+                        f"got {temperatures!r}")
     temps = tuple(check_positive(t, "temperatures") for t in temperatures)
     if not temps:
         raise ValueError("temperatures must not be empty")
-    if not (isinstance(floor, (int, float)) and 0.0 <= floor < 1.0):
+    floor = check_finite_scalar(floor, "floor")
+    if not 0.0 <= floor < 1.0:
         raise ValueError(f"floor must be in [0, 1), got {floor!r}")
-    self_mask_offset = float(self_mask_offset)
+    self_mask_offset = check_nonnegative(self_mask_offset, "self_mask_offset")  # NaN -> NaN field
     mask = _same_points(negatives, x)
     tile = _check_tile(tile_size)
     o = B.ops(x)

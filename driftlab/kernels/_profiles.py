@@ -165,21 +165,36 @@ class Matern(RadialKernel):
             acc = acc * z + c
         return acc
 
+    def _log_poly(self, z):
+        """log of the half-integer polynomial, without overflowing z^p (float32: z^20 > 3e38
+        already at z ~ 1e3, which made log phi = +inf in the far field)."""
+        o = B.ops(z)
+        big = z >= 1.0
+        zs = o.where(big, z * 0.0 + 1.0, z)
+        zb = o.where(big, z, z * 0.0 + 1.0)
+        p = len(self._poly) - 1
+        small = o.log(self._horner(self._poly, zs))
+        large = p * o.log(zb) + o.log(self._horner(self._poly[::-1], 1.0 / zb))
+        return o.where(big, large, small)
+
     def log_profile(self, r):
         o = B.ops(r)
         z = r * self._rate
         if self._half_integer:
-            return -z + o.log(self._horner(self._poly, z))
+            return -z + self._log_poly(z)
         if o.name != "numpy":
             o.kv(self.nu, z)  # raises a clear NotImplementedError for torch
+        dtype = _float_dtype(r)
         z = np.asarray(z, dtype=np.float64)
+        if self.nu >= _DEBYE_NU:
+            return _debye_log_phi(self.nu, z).astype(dtype, copy=False)
         zs = np.maximum(z, 1e-300)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             general = _log_gamma_ratio_norm(self.nu) + self.nu * np.log(zs) + np.log(sp.kve(self.nu, zs)) - zs
         if self.nu > 1:
             series = -(z * z) / (4.0 * (self.nu - 1.0))
-            return np.where(z < 1e-6, series, general)
-        return np.where(z == 0, 0.0, general)
+            return np.where(z < 1e-6, series, general).astype(dtype, copy=False)
+        return np.where(z == 0, 0.0, general).astype(dtype, copy=False)
 
     def dlog_profile(self, r):
         o = B.ops(r)
@@ -189,17 +204,90 @@ class Matern(RadialKernel):
             dcoeffs = [c * (p - i) for i, c in enumerate(self._poly[:-1])]
             if not dcoeffs:
                 return z * 0.0 - self._rate
-            return (-1.0 + self._horner(dcoeffs, z) / self._horner(self._poly, z)) * self._rate
+            o = B.ops(z)
+            big = z >= 1.0
+            zs = o.where(big, z * 0.0 + 1.0, z)  # z < 1: direct Horner
+            w = 1.0 / o.where(big, z, z * 0.0 + 1.0)  # z >= 1: in w = 1/z (no z^p overflow)
+            small_ratio = self._horner(dcoeffs, zs) / self._horner(self._poly, zs)
+            big_ratio = w * self._horner(dcoeffs[::-1], w) / self._horner(self._poly[::-1], w)
+            return (-1.0 + o.where(big, big_ratio, small_ratio)) * self._rate
         if o.name != "numpy":
             o.kv(self.nu, z)
+        dtype = _float_dtype(r)
         z = np.asarray(z, dtype=np.float64)
+        if self.nu >= _DEBYE_NU:
+            return (_debye_dlog_phi(self.nu, z) * self._rate).astype(dtype, copy=False)
         zs = np.maximum(z, 1e-300)
         with np.errstate(over="ignore", invalid="ignore"):
-            ratio = sp.kve(self.nu - 1.0, zs) / sp.kve(self.nu, zs)
-        return np.where(z == 0, 0.0 if self.nu > 0.5 else -np.inf, -ratio * self._rate)
+            k_nu = sp.kve(self.nu, zs)
+            ratio = sp.kve(self.nu - 1.0, zs) / k_nu
+        if self.nu > 1:  # kve(nu) overflows at tiny z (ratio inf/inf or 0): small-z series
+            ratio = np.where(np.isfinite(k_nu), ratio, z / (2.0 * (self.nu - 1.0)))
+        out = np.where(z == 0, 0.0 if self.nu > 0.5 else -np.inf, -ratio * self._rate)
+        return out.astype(dtype, copy=False)
 
     def _fourier_closed(self, k, dim):
         return (1.0 + (self._length * k) ** 2 / (2.0 * self.nu)) ** (-(self.nu + dim / 2.0))
+
+
+#: orders at or above which the general Matérn uses Debye's uniform expansion: there scipy's
+#: kve(nu, z) overflows for z up to O(1) (and for all z once Gamma(nu) overflows, nu > 171)
+_DEBYE_NU = 30.0
+
+
+def _float_dtype(r):
+    dt = getattr(r, "dtype", None)
+    return dt if dt is not None and np.issubdtype(dt, np.floating) else np.float64
+
+
+def _debye_terms(nu, t):
+    """sqrt(1+t^2), p = 1/sqrt(1+t^2), the Debye series sum_k (-1)^k u_k(p)/nu^k (k <= 4), d/dp."""
+    sq = np.sqrt(1.0 + t * t)
+    p = 1.0 / sq
+    p2 = p * p
+    u1 = p * (3.0 - 5.0 * p2) / 24.0
+    u2 = p2 * (81.0 + p2 * (-462.0 + 385.0 * p2)) / 1152.0
+    u3 = p * p2 * (30375.0 + p2 * (-369603.0 + p2 * (765765.0 - 425425.0 * p2))) / 414720.0
+    q4 = -446185740.0 + 185910725.0 * p2
+    u4 = p2 * p2 * (4465125.0 + p2 * (-94121676.0 + p2 * (349922430.0 + p2 * q4))) / 39813120.0
+    # du = d/dp of the series: u_k'(p) polynomials
+    d3 = 91125.0 + p2 * (-1848015.0 + p2 * (5360355.0 - 3828825.0 * p2))
+    e4 = -4461857400.0 + 2230928700.0 * p2
+    d4 = 17860500.0 + p2 * (-564730056.0 + p2 * (2799379440.0 + p2 * e4))
+    du = (-(3.0 - 15.0 * p2) / 24.0 / nu
+          + p * (162.0 + p2 * (-1848.0 + 2310.0 * p2)) / 1152.0 / nu**2
+          - p2 * d3 / 414720.0 / nu**3
+          + p * p2 * d4 / 39813120.0 / nu**4)
+    return sq, p, 1.0 - u1 / nu + u2 / nu**2 - u3 / nu**3 + u4 / nu**4, du
+
+
+def _debye_log_phi(nu, z):
+    r"""log of the normalised Matérn profile via Debye's expansion of :math:`K_\nu(\nu t)`.
+
+    With :math:`t = z/\nu`, :math:`\sigma = \sqrt{1+t^2}` and Stirling for
+    :math:`\Gamma(\nu)` the large terms cancel analytically:
+    :math:`\log\varphi = -\nu t^2/(1+\sigma) + \nu\,\mathrm{log1p}(t^2/(2(1+\sigma)))
+    - \tfrac14\mathrm{log1p}(t^2) + \log S(p) - c(\nu)`, :math:`c` the Stirling remainder.
+    Truncation error O(nu^-5) (< 1e-9 for nu >= 30). DLMF 10.41.4, 5.11.1.
+    """
+    t = z / nu
+    sq, _, series, _ = _debye_terms(nu, t)
+    t2 = t * t
+    stirling = 1.0 / (12.0 * nu) - 1.0 / (360.0 * nu**3) + 1.0 / (1260.0 * nu**5)
+    big = (-nu * t2 / (1.0 + sq) + nu * np.log1p(t2 / (2.0 * (1.0 + sq)))
+           - 0.25 * np.log1p(t2) + np.log(series) - stirling)
+    # small z: two terms of the exact power series (next term O(z^6 / nu^5)); keeps phi(0) = 1
+    small = -z * z / (4.0 * (nu - 1.0)) + z**4 / (32.0 * (nu - 1.0) ** 2 * (nu - 2.0))
+    return np.where(z < 1e-3, small, big)
+
+
+def _debye_dlog_phi(nu, z):
+    """d/dz of :func:`_debye_log_phi` (= -K_{nu-1}(z) / K_nu(z))."""
+    t = z / nu
+    sq, p, series, du = _debye_terms(nu, t)
+    big = -t / (1.0 + sq) - t / (2.0 * nu * (1.0 + t * t)) - du * t * p**3 / (nu * series)
+    small = -z / (2.0 * (nu - 1.0)) + z**3 / (8.0 * (nu - 1.0) ** 2 * (nu - 2.0))
+    return np.where(z < 1e-3, small, big)
 
 
 class InverseMultiquadric(RadialKernel):
@@ -291,14 +379,17 @@ class Wendland(RadialKernel):
         o = B.ops(r)
         u = r / self.radius
         inside = u < 1.0
-        one_minus = o.clip_min(1.0 - u, 1e-300)
-        val = 4.0 * o.log(one_minus) + o.log1p(4.0 * u)
-        return o.where(inside, val, val * 0.0 - math.inf)
+        # evaluate the formula on u = 0 outside the support: finite in every dtype (clipping
+        # 1 - u at 1e-300 gives 0 in float32, log 0 = -inf and then -inf * 0 = NaN), and a
+        # zero gradient there
+        safe = o.where(inside, u, u * 0.0)
+        val = 4.0 * o.log1p(-safe) + o.log1p(4.0 * safe)
+        return o.where(inside, val, safe * 0.0 - math.inf)
 
     def dlog_profile(self, r):
         o = B.ops(r)
         u = r / self.radius
         inside = u < 1.0
-        one_minus = o.clip_min(1.0 - u, 1e-300)
-        val = -20.0 * u / (one_minus * (1.0 + 4.0 * u)) / self.radius
-        return o.where(inside, val, val * 0.0)
+        safe = o.where(inside, u, u * 0.0)
+        val = -20.0 * safe / ((1.0 - safe) * (1.0 + 4.0 * safe)) / self.radius
+        return o.where(inside, val, safe * 0.0)
