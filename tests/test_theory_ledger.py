@@ -1,0 +1,145 @@
+"""The claims ledger as pytest cases, mutation tests per family, and the `driftlab verify` CLI.
+
+Every claim's check runs in its quick form and must return its *expected* verdict. The
+mutation tests perturb the formula under test and require that the check no longer
+verifies: a check that cannot fail would pass them too, so they are what makes the ledger
+evidence. Tolerances are stated (with reasons) in the claims themselves.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from driftlab.theory import ledger as L
+from driftlab.theory import precise as P
+from driftlab.theory import symbolic as S
+
+CASES = [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if (c.slow_in_tests or not c.quick) else [])
+         for c in L.CLAIMS]
+
+
+@pytest.mark.parametrize("claim", CASES)
+def test_claim_has_expected_verdict(claim):
+    out = claim.check(True)
+    assert out.verdict == claim.expected, f"{claim.id}: measured {out.display}, verdict {out.verdict}"
+
+
+def test_registry_is_well_formed():
+    ids = [c.id for c in L.CLAIMS]
+    assert len(ids) == len(set(ids))
+    families = {c.family for c in L.CLAIMS}
+    assert {"tweedie", "fourier", "scale-mixture", "laplace-decomposition", "laplace-residual",
+            "identifiability", "reverse-fisher", "conservativity"} <= families
+    for c in L.CLAIMS:
+        assert c.expected in ("verified", "refuted") and c.tolerance and c.why and c.paper
+
+
+# ----- mutation tests: one (or more) per family ---------------------------------------------
+def test_mutation_tweedie():
+    # factor 2 s^2 instead of s^2 in the symbolic proof; 1e-12 relative change at 40 digits
+    assert not S.is_zero(S.tweedie_general_1d(factor=lambda s: 2 * s**2))
+    assert not S.is_zero(S.tweedie_general_1d(factor=lambda h: h, h_kernel=True))
+    assert P.tweedie_empirical(factor=1 + 1e-12).max_rel_error > 1e-30
+    assert L.check_equal_covariance(True, factor=1.001).verdict == "refuted"
+    assert L.check_tweedie_quadrature(True, factor=1 + 1e-6).verdict == "refuted"
+
+
+def test_mutation_fourier():
+    assert not S.is_zero(S.laplace_fourier_general_dim(exponent=lambda d: -(d + 2) / 2))
+    assert not S.is_zero(S.laplace_fourier_radial(3, exponent=lambda d: -d / 2))
+    assert P.laplace_fourier_numeric(dims=(3,), ks=(1.3,), exponent_shift=1e-6).max_rel_error > 1e-30
+
+
+def test_mutation_scale_mixture():
+    assert not S.is_zero(S.laplace_scale_mixture(scale=lambda t: 2 * t**2))
+    assert P.scale_mixture_kernel(rs=(0.7,), scale=1.0001).max_rel_error > 1e-30
+
+
+def test_mutation_laplace_decomposition():
+    assert P.laplace_decomposition(drop_covariance=True).max_rel_error > 1e-3
+    assert P.companion_identity(offset=0.0).max_rel_error > 1e-3  # tau * rbar instead of tau (tau + rbar)
+    assert not S.is_zero(S.companion_gradient(3, offset=lambda t: 2 * t))
+
+
+def test_mutation_laplace_residual():
+    assert not S.is_zero(S.laplace_second_moment(constant=lambda d, t: d * t**2))
+    # constant d instead of d + 1: the "error" no longer vanishes (slope ~ 0)
+    assert L.check_low_temperature_exponent(True, constant=2.0 / 3.0).verdict == "refuted"
+    assert L.check_residual_limit(True, limit=lambda d: 1.0 / d).verdict == "refuted"
+    assert L.check_constant_preconditioner(True, constant=2.0 / 3.0).verdict == "refuted"  # d tau^2 instead
+    assert L.check_dimension_asymptotic(True, claimed=-1.5).verdict != "verified"
+
+
+def test_mutation_identifiability():
+    assert L.check_identifiability(True, factor=1.01).verdict == "refuted"  # s^2 off by 1%
+    assert L.check_identifiability_2d(True, factor=1.01).verdict == "refuted"
+    assert L.check_collapse_jacobian(True, shift=1e-6).verdict == "refuted"
+
+
+def test_mutation_reverse_fisher():
+    assert L.check_reverse_fisher_mc(True, power=4.2).verdict == "refuted"
+    assert L.check_dmd_numeric(True, weight=1.0).verdict == "refuted"
+    assert L.check_gaussian_flow_particles(True, perturb=0.2).verdict == "refuted"
+
+
+@pytest.mark.slow
+def test_mutation_reverse_fisher_symbolic():
+    import sympy as sp
+
+    e = S.reverse_fisher_1d(lambda s, A, B, vq, mp, mq: s**4 * ((B - A) ** 2 * vq + A**2 * (mp - mq) ** 2 * sp.Rational(11, 10)))
+    assert not S.is_zero(e)
+
+
+def test_mutation_conservativity():
+    import numpy as np
+
+    from driftlab.distributions import GaussianMixture
+    from driftlab.theory.conservativity import drift_field, jacobian_asymmetry
+
+    p = GaussianMixture([[-1.5, 0.0], [1.5, 0.5]], [0.5, 0.3])
+    q = GaussianMixture([[0.3, -0.4]], [[[1.2, 0.4], [0.4, 0.7]]])
+    x = np.random.default_rng(0).normal(size=(3, 2))
+    # sharp normalisation with the wrong offset (m / rbar) is no longer a gradient field
+    assert jacobian_asymmetry(drift_field("sharp", p, q, 0.5, sharp_offset=0.0), x) > 1e-3
+    assert jacobian_asymmetry(drift_field("sharp", p, q, 0.5, sharp_offset=1.0), x) < 1e-6
+
+
+# ----- CLI --------------------------------------------------------------------------------------
+def test_cli_verify_only_table_and_json(tmp_path):
+    from driftlab.cli import main
+
+    r = CliRunner().invoke(main, ["verify", "--quick", "--only", "conserv.laplace", "--only", "ident.collapse"])
+    assert r.exit_code == 0, r.output
+    assert "conserv.laplace" in r.output and "verified" in r.output
+    r = CliRunner().invoke(main, ["verify", "--only", "ident.collapse", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout if hasattr(r, "stdout") else r.output)
+    assert data[0]["id"] == "ident.collapse" and data[0]["verdict"] == "verified"
+    out = tmp_path / "claims.md"
+    r = CliRunner().invoke(main, ["verify", "--only", "ident.collapse", "--format", "markdown", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "| `ident.collapse` |" in out.read_text()
+
+
+def test_cli_verify_unknown_id_and_failure_exit(monkeypatch):
+    from driftlab.cli import main
+
+    r = CliRunner().invoke(main, ["verify", "--only", "no.such.claim"])
+    assert r.exit_code == 2 and "unknown claim" in r.output
+    bad = L.Claim("test.fails", "tweedie", "[T]", "a check expected to hold that fails", "x", "y",
+                  lambda quick: L.Outcome(1.0, "1", "refuted"))
+    monkeypatch.setattr(L, "CLAIMS", L.CLAIMS + [bad])
+    r = CliRunner().invoke(main, ["verify", "--only", "test.fails"])
+    assert r.exit_code == 1
+
+
+def test_run_claims_turns_exceptions_into_error_verdicts(monkeypatch):
+    def boom(quick):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(L, "CLAIMS", [L.Claim("test.boom", "tweedie", "[T]", "s", "t", "w", boom)])
+    (res,) = L.run_claims(quick=True)
+    assert res.outcome.verdict == "error" and not res.ok and "kaput" in res.outcome.display
