@@ -202,6 +202,22 @@ def test_weighted_mean_shift_matches_dense():
                  what="weighted")
 
 
+def test_torch_weights_keep_their_gradient():
+    """Learnable weights: d m / d w_j must flow (it was silently cut by a numpy round trip).
+    Oracle: m = sum_j a_j (y_j - x), a = w k / sum(w k), so dm/dw_j = a_j (y_j - x - m) / w_j."""
+    torch = pytest.importorskip("torch")
+    x = torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([[-1.0], [2.0], [0.5]], dtype=torch.float64)
+    w = torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    m = batch_mean_shift(x, y, Gaussian(1.0), weights=w)
+    (g,) = torch.autograd.grad(m.sum(), w)
+    wk = w.detach() * torch.exp(-0.5 * y[:, 0] ** 2)
+    a = wk / wk.sum()
+    want = a * (y[:, 0] - m.detach()[0, 0]) / w.detach()
+    # two float64 evaluations of the same smooth expression: round-off only
+    assert_close(g.numpy(), want.numpy(), atol=1e-14, what="d m / d w")
+
+
 @pytest.mark.parametrize("temps", [(0.02, 0.05, 0.2), (0.3,)])
 def test_official_pipeline_matches_dense(temps):
     x, yp, _ = make_sets(12, 15, 1, 3, 21)

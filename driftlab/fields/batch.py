@@ -101,6 +101,11 @@ def _log_weights(weights: Any, like, n: int):
     import numpy as np
 
     w = check_weights(w, n, "weights")
+    if B.is_torch(weights) and B.is_torch(like):
+        # keep the autograd graph: weights may be learnable (validated above on a copy)
+        t = B.torch()
+        wt = weights.to(dtype=like.dtype, device=like.device)
+        return t.log(wt / wt.sum())
     with np.errstate(divide="ignore"):
         lw = np.log(w)
     return B.ops(like).asarray(lw, like=like)
