@@ -1,0 +1,233 @@
+"""Benchmark of the kernel-sum engine: pairs/s and peak memory per backend.
+
+Baseline (same process, same inputs): the dense path of the public ports --
+``torch.cdist`` -> ``softmax`` -> ``@ y`` on the full N x M matrix, float32. Engine backends:
+``torch`` (chunked), ``sdpa`` (Gaussian only), ``triton`` (CUDA only). One "evaluation" is
+the mean shift of M references at N queries; pairs/s = N M / (best wall time).
+
+Peak memory: CUDA -- ``torch.cuda.max_memory_allocated`` minus the inputs; CPU -- peak
+resident set size sampled every 0.5 ms by a thread during the call, minus the RSS before
+(approximate, but enough to tell O(N M) from O(N)).
+
+Usage::
+
+    python benchmarks/bench_engine.py --quick                 # < 30 s smoke run (CPU)
+    python benchmarks/bench_engine.py                         # CPU: N = M = 2^12 .. 2^16
+    python benchmarks/bench_engine.py --device cuda           # GPU: N = M = 2^12 .. 2^20
+    python benchmarks/bench_engine.py --threads 1 --out benchmarks/results/engine_cpu_1thread.json
+
+Writes JSON (machine stamp from ``driftlab._io.machine_info``) and prints a table with the
+ratio to the dense baseline and, on CUDA, the fraction of the exp-throughput limit
+(H100 ~ 3.9e12 exp/s; one exp per pair).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+EXP_LIMIT = {"H100": 3.9e12, "H200": 3.9e12}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _malloc_trim() -> None:
+    """Return freed heap pages to the OS so that RSS growth measures this call's allocations."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - non-glibc
+        pass
+
+
+class PeakMemory:
+    def __init__(self, device):
+        self.device = device
+
+    def __enter__(self):
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        else:
+            _malloc_trim()
+            self.base = _rss_bytes()
+            self.peak = self.base
+            self.stop = False
+
+            def poll():
+                while not self.stop:
+                    self.peak = max(self.peak, _rss_bytes())
+                    time.sleep(0.0005)
+
+            self.thread = threading.Thread(target=poll, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            self.bytes = torch.cuda.max_memory_allocated() - self.base
+        else:
+            self.stop = True
+            self.thread.join()
+            self.peak = max(self.peak, _rss_bytes())
+            self.bytes = self.peak - self.base
+
+
+def dense_baseline(x, y, kernel_name, scale):
+    """The public ports' dense mean shift (N x M matrices)."""
+    import torch
+
+    dist = torch.cdist(x, y)
+    logits = -(dist * dist) / (2 * scale**2) if kernel_name == "gaussian" else -dist / scale
+    a = torch.softmax(logits, dim=1)
+    return a @ y - x
+
+
+def run_case(fn, device, repeats):
+    import torch
+
+    times, mem = [], 0
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        with PeakMemory(device) as pm:
+            t = time.perf_counter()
+            out = fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t)
+        mem = max(mem, pm.bytes)
+        del out
+    return min(times), mem
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--sizes", type=str, default=None, help="comma-separated log2 N (N = M)")
+    p.add_argument("--dims", type=str, default=None, help="comma-separated d")
+    p.add_argument("--kernels", type=str, default="gaussian,laplace")
+    p.add_argument("--dense-max", type=int, default=None, help="largest log2 N for the dense baseline")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+
+    import torch
+
+    from driftlab._io import machine_info, write_json
+    from driftlab.engine import kernel_sums
+    from driftlab.engine.api import _triton_importable
+    from driftlab.kernels import Gaussian, Laplace
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = args.device
+    if dev == "cuda" and not torch.cuda.is_available():
+        print("no CUDA device", file=sys.stderr)
+        return 2
+    # grid: the size sweep at d = 2 plus the dimension sweep at one size
+    if args.quick:
+        sizes, dims, at, repeats, dense_max = [11, 12], [2], 12, args.repeats or 1, 12
+    elif dev == "cuda":
+        sizes, dims, at, repeats, dense_max = list(range(12, 21)), [1, 2, 3, 8, 32], 16, args.repeats or 3, 16
+    else:
+        sizes, dims, at, repeats, dense_max = list(range(12, 17)), [1, 2, 3, 8, 32], 14, args.repeats or 1, 14
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    if args.dims:
+        dims = [int(s) for s in args.dims.split(",")]
+    if args.dense_max is not None:
+        dense_max = args.dense_max
+    grid = [(2, lg) for lg in sizes] + [(d, at) for d in dims if d != 2]
+    if dev == "cuda":
+        grid = [(d, lg) for d in dims for lg in sizes]
+    kernels = {"gaussian": Gaussian(0.5), "laplace": Laplace(0.5)}
+    names = args.kernels.split(",")
+    rng = np.random.default_rng(0)
+    rows = []
+    for kname in names:
+        kern = kernels[kname]
+        for d, lg in grid:
+            if True:
+                n = 2**lg
+                x = torch.as_tensor(rng.normal(size=(n, d)), dtype=torch.float32, device=dev)
+                y = torch.as_tensor(rng.normal(size=(n, d)) + 0.1, dtype=torch.float32, device=dev)
+                cases = {}
+                if lg <= dense_max:
+                    cases["dense"] = lambda: dense_baseline(x, y, kname, kern.length_scale)
+                cases["torch"] = lambda: kernel_sums(x, y, kern, backend="torch").shift
+                if d >= 8:  # inner-product distances: faster in high d, r^2 error ~eps*R^2 (see engine docs)
+                    cases["torch_expand"] = lambda: kernel_sums(x, y, kern, backend="torch", distance="expand").shift
+                if kname == "gaussian":
+                    cases["sdpa"] = lambda: kernel_sums(x, y, kern, backend="sdpa").shift
+                if dev == "cuda" and _triton_importable():
+                    cases["triton"] = lambda: kernel_sums(x, y, kern, backend="triton").shift
+                base = None
+                for backend, fn in cases.items():
+                    try:
+                        fn()  # warm-up (compilation, allocator)
+                        t, mem = run_case(fn, dev, repeats)
+                    except (RuntimeError, ValueError) as exc:  # e.g. out of memory
+                        rows.append({"kernel": kname, "d": d, "n": n, "backend": backend, "error": str(exc)[:200]})
+                        print(f"{kname:8s} d={d:2d} N=2^{lg:2d} {backend:7s} FAILED {str(exc)[:80]}")
+                        if dev == "cuda":
+                            torch.cuda.empty_cache()
+                        continue
+                    pps = n * n / t
+                    if backend == "dense":
+                        base = pps
+                    row = {"kernel": kname, "d": d, "n": n, "m": n, "backend": backend, "seconds": t,
+                           "pairs_per_s": pps, "peak_bytes": int(mem),
+                           "ratio_vs_dense": (pps / base) if base else None}
+                    if dev == "cuda":
+                        name = torch.cuda.get_device_name(0)
+                        lim = next((v for k, v in EXP_LIMIT.items() if k in name), None)
+                        row["exp_fraction"] = pps / lim if lim else None
+                    rows.append(row)
+                    ratio = f"{pps / base:6.2f}x" if base else "   -   "
+                    print(f"{kname:8s} d={d:2d} N=2^{lg:2d} {backend:7s} {pps:10.3e} pairs/s  {ratio}  "
+                          f"peak {mem / 2**20:9.1f} MiB", flush=True)
+    summary = {}
+    for kname in names:
+        for backend in ("torch", "sdpa", "triton"):
+            pts = [(r["n"], r["peak_bytes"]) for r in rows
+                   if r.get("backend") == backend and r["kernel"] == kname and r["d"] == 2 and "error" not in r
+                   and r["peak_bytes"] > 0]
+            if len(pts) >= 2:
+                nn, mm = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+                summary[f"{kname}_{backend}_memory_exponent_d2"] = float(np.polyfit(nn, mm, 1)[0])
+            at = [r for r in rows if r.get("backend") == backend and r["kernel"] == kname and r["d"] == 2
+                  and r["n"] == 16384 and r.get("ratio_vs_dense")]
+            if at:
+                summary[f"{kname}_{backend}_ratio_vs_dense_N16384_d2"] = at[0]["ratio_vs_dense"]
+    result = {"machine": machine_info(), "device": dev, "threads": torch.get_num_threads(), "quick": args.quick,
+              "rows": rows, "summary": summary}
+    out = args.out or Path(__file__).resolve().parent / "results" / (
+        f"engine_{dev}{'_quick' if args.quick else ''}.json")
+    write_json(out, result)
+    print("summary:", summary)
+    print("wrote", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

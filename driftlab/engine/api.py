@@ -1,0 +1,396 @@
+r"""Public entry points of the kernel-sum engine.
+
+Every drift and mean-shift computation reduces to two streamed row sums over a reference
+set,
+
+.. math::
+
+    \log Z_i = \log\sum_j w_j\, k(x_i, y_j), \qquad
+    \mathrm{shift}_i = \frac{\sum_j w_j\, k(x_i, y_j)\,(y_j - x_i)}{Z_i}
+    \quad (= \hat m(x_i), \text{ the mean shift; [D], [T]}),
+
+which :func:`kernel_sums` computes with one of several backends:
+
+``"dense"``   float64 numpy, materialises the (n, m) block: the reference (small sizes).
+``"torch"``   chunked torch (CPU/CUDA), 2-D tiles, never n x m; any radial kernel.
+``"sdpa"``    Gaussian only: fused ``scaled_dot_product_attention`` (centred data, |y|^2
+              folded into an extra key coordinate); mean shift only, no self-mask.
+``"triton"``  float32 CUDA kernel (CPU via ``TRITON_INTERPRET=1``) for Gaussian, Laplace,
+              half-integer Matérn and inverse multiquadric: direct differences, online softmax.
+``"auto"``    :func:`select_backend`.
+
+On a torus ``[0, L)^d`` (``period=L``) the kernel is periodised either by a lattice sum
+over the images ``y + nL``, ``|n_k| <= images`` of the wrapped points (``wrap="lattice"``:
+exact up to ``phi(L)``; its spectrum is the continuum one sampled at ``2 pi n / L``, which
+is what the spectral theory assumes) or by the nearest image only
+(``wrap="minimum_image"``: ``(2 images + 1)^d`` times cheaper, truncates the kernel at the
+box faces, error ~ ``phi(L/2)``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from driftlab import _backend as B
+from driftlab._validation import check_int, check_points, check_positive, check_same_backend
+
+__all__ = ["KernelSums", "BACKENDS", "WRAPS", "available_backends", "select_backend", "kernel_sums",
+           "mean_shift", "drift"]
+
+BACKENDS = ("auto", "dense", "torch", "sdpa", "triton")
+WRAPS = ("lattice", "minimum_image")
+#: the automatic choice uses the dense float64 reference up to this many pairs on the CPU
+AUTO_DENSE_PAIRS = 2**16
+
+
+class KernelSums(NamedTuple):
+    """Row log-normalisers ``log_total`` (n,) (None for ``sdpa``) and mean shifts ``shift`` (n, d)."""
+
+    log_total: Any
+    shift: Any
+
+
+def _triton_importable() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _triton_usable(x) -> bool:
+    if not _triton_importable():
+        return False
+    if B.is_torch(x) and x.device.type == "cuda":
+        return True
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def available_backends(x: Any = None) -> list[str]:
+    """Backends that can run here (for the device of ``x`` when given).
+
+    ``dense`` and ``torch`` always; ``sdpa`` with torch; ``triton`` when triton is installed
+    and there is a CUDA device (or ``TRITON_INTERPRET=1`` for CPU tensors).
+    """
+    out = ["dense", "torch", "sdpa"]
+    torch = B.torch()
+    probe = x if x is not None and B.is_torch(x) else None
+    if _triton_importable() and ((probe is not None and probe.device.type == "cuda")
+                                 or (probe is None and torch.cuda.is_available())
+                                 or os.environ.get("TRITON_INTERPRET") == "1"):
+        out.append("triton")
+    return out
+
+
+def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool = False,
+                   period: float | None = None, wrap: str = "lattice", images: int = 1) -> str:
+    """The automatic backend choice (documented rule, no timing).
+
+    ``sdpa`` for the Gaussian when neither the normaliser nor a self-mask nor a
+    minimum-image torus is needed (CPU: above :data:`AUTO_DENSE_PAIRS` pairs); otherwise on
+    CUDA ``triton`` for float32 and a supported kernel (no minimum image), else ``torch``;
+    on the CPU ``dense`` for at most :data:`AUTO_DENSE_PAIRS` pairs, else ``torch``. (On
+    the CPU the fused flash-attention kernel was 5-11x the dense baseline in
+    ``benchmarks/bench_engine.py``; the chunked torch path ~1-2.5x.)
+    """
+    from driftlab.kernels import Gaussian
+
+    n, m = x.shape[0], y.shape[0]
+    imgs = (2 * images + 1) ** x.shape[1] if (period is not None and wrap == "lattice") else 1
+    cuda = B.is_torch(x) and x.device.type == "cuda"  # (CUDA fused attention: float32 only)
+    sdpa_ok = isinstance(kernel, Gaussian) and not need_log_total and not mask_self and not (
+        period is not None and wrap == "minimum_image") and not (cuda and str(x.dtype) != "torch.float32")
+    if sdpa_ok and (cuda or n * m * imgs > AUTO_DENSE_PAIRS):
+        return "sdpa"
+    if cuda:
+        if _triton_importable() and str(x.dtype) == "torch.float32" and not (period is not None and wrap == "minimum_image"):
+            from driftlab.engine._triton import kernel_code
+
+            if kernel_code(kernel) is not None:
+                return "triton"
+        return "torch"
+    return "dense" if n * m * imgs <= AUTO_DENSE_PAIRS else "torch"
+
+
+def _lattice_expand(x, y, log_weights, period, images):
+    """Wrap into [0, L) and append the images of y (zero offset first)."""
+    from driftlab.engine._dense import lattice_offsets
+
+    o = B.ops(x)
+    d = x.shape[1]
+    offs = lattice_offsets(d, images)
+    order = np.argsort(np.abs(offs).sum(axis=1), kind="stable")  # zero offset first
+    offs = offs[order] * period
+    if B.is_torch(x):
+        torch = B.torch()
+        xw = torch.remainder(x, period)
+        yw = torch.remainder(y, period)
+        offs_t = torch.as_tensor(offs, dtype=x.dtype, device=x.device)
+        yext = (yw[None, :, :] + offs_t[:, None, :]).reshape(-1, d)
+    else:
+        xw = np.mod(x, period)
+        yw = np.mod(y, period)
+        yext = (yw[None, :, :] + offs[:, None, :].astype(x.dtype)).reshape(-1, d)
+    lw = None
+    if log_weights is not None:
+        lw = o.concat([log_weights] * len(offs), axis=0)
+    return xw, yext, lw
+
+
+class _threads:
+    """Temporarily set torch's intra-op thread count (None: leave it)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        if self.n is not None:
+            torch = B.torch()
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        if self.n is not None:
+            B.torch().set_num_threads(self.old)
+
+
+def _core(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
+          distance, need_log_total, num_threads=None):
+    """Unvalidated dispatch (used by the simulator's inner loop)."""
+    with _threads(num_threads):
+        return _core_impl(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows,
+                          tile_cols, distance, need_log_total)
+
+
+def _core_impl(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
+               distance, need_log_total):
+    if backend == "auto":
+        backend = select_backend(x, y, kernel, need_log_total=need_log_total, mask_self=mask_self,
+                                 period=period, wrap=wrap, images=images)
+    if backend == "dense":
+        lse, shift = __import__("driftlab.engine._dense", fromlist=["dense_sums"]).dense_sums(
+            kernel, B.to_numpy(x), B.to_numpy(y), None if log_weights is None else B.to_numpy(log_weights),
+            mask_self, period, images, wrap)
+        if B.is_torch(x):
+            torch = B.torch()
+            return (torch.as_tensor(lse, dtype=x.dtype, device=x.device),
+                    torch.as_tensor(shift, dtype=x.dtype, device=x.device))
+        return lse.astype(x.dtype), shift.astype(x.dtype)
+    if period is not None and wrap == "lattice":
+        x, y, log_weights = _lattice_expand(x, y, log_weights, period, images)
+        period_core = None
+    else:
+        period_core = period
+    is_np = not B.is_torch(x)
+    torch = B.torch()
+    xt = torch.from_numpy(np.ascontiguousarray(x)) if is_np else x
+    yt = torch.from_numpy(np.ascontiguousarray(y)) if is_np else y
+    lwt = None
+    if log_weights is not None:
+        lwt = torch.from_numpy(np.ascontiguousarray(log_weights)) if is_np else log_weights
+    if backend == "torch":
+        from driftlab.engine._torch import torch_sums
+
+        lse, shift = torch_sums(kernel, xt, yt, lwt, mask_self, period_core, tile_rows, tile_cols, distance)
+    elif backend == "sdpa":
+        from driftlab.engine._sdpa import sdpa_shift
+        from driftlab.kernels import Gaussian
+
+        if not isinstance(kernel, Gaussian):
+            raise ValueError(f"backend='sdpa' needs the Gaussian kernel, got {type(kernel).__name__}")
+        if need_log_total or mask_self or period_core is not None:
+            raise ValueError("backend='sdpa' computes the mean shift only: no log_total, mask_self or "
+                             "minimum-image torus")
+        lse, shift = None, sdpa_shift(kernel, xt, yt, lwt)
+    elif backend == "triton":
+        if period_core is not None:
+            raise ValueError("backend='triton' supports wrap='lattice' on a torus, not 'minimum_image'")
+        if not _triton_usable(xt):
+            raise ValueError("backend='triton' needs triton and a CUDA tensor (or TRITON_INTERPRET=1)")
+        if xt.dtype != torch.float32:
+            raise ValueError("backend='triton' computes in float32: pass float32 tensors")
+        from driftlab.engine._triton import triton_sums
+
+        lse, shift = triton_sums(kernel, xt, yt, lwt, mask_self)
+    else:  # pragma: no cover - validated by callers
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if period is not None and wrap == "lattice":
+        pass  # shifts are displacements to the true images: already correct
+    if is_np:
+        return (None if lse is None else lse.numpy()), shift.numpy()
+    return lse, shift
+
+
+def _validate(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
+              distance, name_y="y"):
+    from driftlab.kernels import RadialKernel
+
+    x = check_points(x, "x")
+    y = check_points(y, name_y, dim=x.shape[1])
+    check_same_backend({"x": x, name_y: y})
+    if not isinstance(kernel, RadialKernel):
+        raise TypeError(f"kernel must be a driftlab.kernels.RadialKernel, got {type(kernel).__name__}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if wrap not in WRAPS:
+        raise ValueError(f"wrap must be one of {WRAPS}, got {wrap!r}")
+    if distance not in ("auto", "direct", "expand"):
+        raise ValueError(f"distance must be 'auto', 'direct' or 'expand', got {distance!r}")
+    if period is not None:
+        period = check_positive(period, "period")
+    images = check_int(images, "images", minimum=0)
+    for name, t in (("tile_rows", tile_rows), ("tile_cols", tile_cols)):
+        if t is not None:
+            check_int(t, name, minimum=1)
+    if not isinstance(mask_self, bool):
+        raise TypeError(f"mask_self must be a bool, got {type(mask_self).__name__}")
+    if mask_self and y.shape[0] != x.shape[0]:
+        raise ValueError(f"mask_self=True needs {name_y} to be the query set (same length as x)")
+    lw = None
+    if log_weights is not None:
+        w = B.to_numpy(log_weights).astype(np.float64).reshape(-1)
+        if w.shape[0] != y.shape[0]:
+            raise ValueError(f"log_weights must have length {y.shape[0]}, got {w.shape[0]}")
+        if np.isnan(w).any() or np.isposinf(w).any():
+            raise ValueError("log_weights must not contain NaN or +inf")
+        lw = B.ops(x).asarray(w, like=x)
+    return x, y, lw, period, images
+
+
+def kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, mask_self: bool = False,
+                period: float | None = None, wrap: str = "lattice", images: int = 1,
+                backend: str = "auto", tile_rows: int | None = None, tile_cols: int | None = None,
+                distance: str = "auto", num_threads: int | None = None) -> KernelSums:
+    r"""Streamed kernel row sums: log-normaliser and mean shift of ``y`` seen from ``x``.
+
+    .. math::
+
+        \log Z_i = \log\sum_j w_j k(x_i,y_j),\qquad
+        s_i = \sum_j \frac{w_j k(x_i,y_j)}{Z_i}\,(y_j - x_i).
+
+    Parameters
+    ----------
+    x : array (n, d) or (n,)
+        Queries (numpy array or torch tensor, float32/float64, CPU or CUDA).
+    y : array (m, d)
+        References, same backend as ``x``.
+    kernel : RadialKernel
+    log_weights : array (m,), optional
+        Log-weights of the references (``-inf`` allowed).
+    mask_self : bool
+        Drop the pairs ``i == j`` (``y`` is ``x``).
+    period : float, optional
+        Side L of the torus ``[0, L)^d``; None for R^d.
+    wrap : {"lattice", "minimum_image"}
+        Periodisation (see the module docstring).
+    images : int
+        Lattice images per direction for ``wrap="lattice"`` (default 1: all images within L).
+    backend : {"auto", "dense", "torch", "sdpa", "triton"}
+    tile_rows, tile_cols : int, optional
+        Tile sizes of the torch backend.
+    distance : {"auto", "direct", "expand"}
+        Squared distances of the torch backend by direct differences or by the (centred)
+        inner-product expansion.
+    num_threads : int, optional
+        torch intra-op threads for this call (restored afterwards). On an oversubscribed
+        machine ``1`` avoids OpenMP barrier stalls on the many small tile operations.
+
+    Returns
+    -------
+    KernelSums
+        ``log_total`` (n,) (None with ``sdpa``) and ``shift`` (n, d), same type/dtype/device as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftlab.engine import kernel_sums
+    >>> from driftlab.kernels import Gaussian
+    >>> out = kernel_sums(np.zeros((1, 1)), np.array([[-1.0], [3.0]]), Gaussian(1.0), backend="dense")
+    >>> round(float(out.shift[0, 0]), 6)  # (-e^{-1/2} + 3 e^{-9/2}) / (e^{-1/2} + e^{-9/2})
+    -0.928055
+    """
+    x, y, lw, period, images = _validate(x, y, kernel, log_weights, mask_self, period, wrap, images, backend,
+                                         tile_rows, tile_cols, distance)
+    if num_threads is not None:
+        check_int(num_threads, "num_threads", minimum=1)
+    need = backend != "sdpa"
+    lse, shift = _core(x, y, kernel, lw, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
+                       distance, need_log_total=need, num_threads=num_threads)
+    return KernelSums(lse, shift)
+
+
+def mean_shift(x: Any, y: Any, kernel, **kwargs):
+    r"""Mean shift :math:`\hat m(x_i) = \sum_j a_{ij}(y_j - x_i)` of ``y`` at ``x`` (see :func:`kernel_sums`).
+
+    For the Gaussian kernel this is :math:`s^2\nabla\log\hat p_s` (Tweedie; [T], [L]).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftlab.engine import mean_shift
+    >>> from driftlab.kernels import Laplace
+    >>> mean_shift(np.zeros((1, 1)), np.array([[-1.0], [1.0]]), Laplace(1.0), backend="torch")
+    array([[0.]])
+    """
+    backend = kwargs.get("backend", "auto")
+    x_ = check_points(x, "x")
+    if backend == "auto":
+        kwargs = dict(kwargs)
+        y_ = check_points(y, "y")
+        kwargs["backend"] = select_backend(x_, y_, kernel, need_log_total=False,
+                                           mask_self=kwargs.get("mask_self", False), period=kwargs.get("period"),
+                                           wrap=kwargs.get("wrap", "lattice"), images=kwargs.get("images", 1))
+    return kernel_sums(x, y, kernel, **kwargs).shift
+
+
+def drift(x: Any, positives: Any, negatives: Any, kernel, *, method: str = "separate",
+          mask_self: bool | str = "auto", period: float | None = None, wrap: str = "lattice",
+          images: int = 1, backend: str = "auto", tile_rows: int | None = None,
+          tile_cols: int | None = None, distance: str = "auto", num_threads: int | None = None):
+    r"""Drift :math:`V_{p,q}(x) = \hat m_p(x) - \hat m_q(x)` through the engine ([D], [T]).
+
+    ``method="separate"``: the two mean shifts, each normalised over its own set (the
+    mean-field field of the particle system). ``method="joint"``: row softmax over the joint
+    set, :math:`\frac{Z^+Z^-}{(Z^++Z^-)^2}(\hat m^+ - \hat m^-)` (needs the normalisers;
+    not with ``sdpa``). Agrees with :func:`driftlab.fields.batch_drift` of the same method.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftlab.engine import drift
+    >>> from driftlab.kernels import Gaussian
+    >>> y = np.random.default_rng(0).normal(size=(8, 2))
+    >>> float(np.abs(drift(y, y, y, Gaussian(1.0), mask_self=False)).max())
+    0.0
+    """
+    if method not in ("separate", "joint"):
+        raise ValueError(f"method must be 'separate' or 'joint', got {method!r}")
+    x_ = check_points(x, "x")
+    neg_ = check_points(negatives, "negatives", dim=x_.shape[1])
+    if mask_self == "auto":
+        from driftlab.fields.batch import _same_points
+
+        mask = _same_points(neg_, x_)
+    elif isinstance(mask_self, bool):
+        mask = mask_self
+    else:
+        raise TypeError(f"mask_self must be True, False or 'auto', got {mask_self!r}")
+    common = dict(period=period, wrap=wrap, images=images, backend=backend, tile_rows=tile_rows,
+                  tile_cols=tile_cols, distance=distance, num_threads=num_threads)
+    if method == "joint" and backend == "sdpa":
+        raise ValueError("method='joint' needs the row normalisers, which backend='sdpa' does not give")
+    if method == "separate" and backend == "auto":
+        pos = mean_shift(x_, positives, kernel, **common)
+        neg = mean_shift(x_, neg_, kernel, mask_self=mask, **common)
+        return pos - neg
+    p = kernel_sums(x_, positives, kernel, **common)
+    q = kernel_sums(x_, neg_, kernel, mask_self=mask, **common)
+    field = p.shift - q.shift
+    if method == "joint":
+        o = B.ops(field)
+        lp, ln = p.log_total, q.log_total
+        scale = o.exp(lp + ln - 2.0 * o.logaddexp(lp, ln))
+        scale = o.where(o.isfinite(scale), scale, scale * 0.0)
+        field = scale[:, None] * field
+    return field
+

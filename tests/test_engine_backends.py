@@ -1,0 +1,265 @@
+"""Every engine backend agrees with the dense float64 reference (and the reference with
+independent implementations and closed forms)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import assert_close
+from driftlab.engine import AUTO_DENSE_PAIRS, drift, kernel_sums, mean_shift, select_backend
+from driftlab.fields import batch_drift, batch_mean_shift
+from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_torch_thread():
+    """One intra-op thread: the tiny test problems gain nothing from OpenMP, and on the shared
+    2-core CI box its barriers stall under load (results are identical either way)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+KERNELS = {
+    "gaussian": Gaussian(0.4),
+    "laplace": Laplace(0.25),
+    "matern32": Matern(1.5, 0.5),
+    "imq": InverseMultiquadric(0.5, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class EngineBackend:
+    engine: str  # dense | torch | sdpa
+    device: str
+    dtype: str
+
+    def to(self, a):
+        if self.engine == "dense" and self.device == "numpy":
+            return np.asarray(a, dtype=self.dtype)
+        return torch.as_tensor(np.asarray(a, dtype=self.dtype), device=self.device)
+
+    def __str__(self):
+        return f"{self.engine}-{self.device}-{self.dtype}"
+
+
+_EB = [EngineBackend("dense", "numpy", "float64"), EngineBackend("dense", "numpy", "float32"),
+       EngineBackend("torch", "cpu", "float64"), EngineBackend("torch", "cpu", "float32"),
+       EngineBackend("sdpa", "cpu", "float64"), EngineBackend("sdpa", "cpu", "float32")]
+_EB_GPU = [EngineBackend(e, "cuda", dt) for e in ("torch", "sdpa") for dt in ("float64", "float32")]
+
+
+@pytest.fixture(params=_EB + [pytest.param(b, marks=pytest.mark.gpu) for b in _EB_GPU], ids=str)
+def engine_backend(request):
+    return request.param
+
+
+def _tol(eb: EngineBackend, scale: float) -> float:
+    # float64: sums of <= 1000 terms of O(1) round-off -> ~1e-13 relative; 1e-10 leaves margin.
+    # float32: each logit carries ~eps32 * |logit| (|logit| <= ~60 here) and the centred
+    # coordinates ~eps32 * R, so weights are off by ~4e-6 relative and a shift of spread
+    # ~3 by ~1e-5; 1e-4 * scale bounds it with margin (all cases below measured <= 6e-6).
+    return (1e-10 if eb.dtype == "float64" else 1e-4) * scale
+
+
+def _data(seed, n, m, d, offset=0.0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) + offset, 1.2 * rng.normal(size=(m, d)) + 0.3 + offset
+
+
+@pytest.mark.parametrize("kname", list(KERNELS))
+@pytest.mark.parametrize("d", [1, 3])
+def test_backends_agree_with_dense_reference(engine_backend, kname, d):
+    kern = KERNELS[kname]
+    if engine_backend.engine == "sdpa" and kname != "gaussian":
+        pytest.skip("sdpa is Gaussian-only (tested to raise below)")
+    x, y = _data(7 + d, 150, 230, d, offset=5.0)  # offset: centring must absorb it
+    ref = kernel_sums(x, y, kern, backend="dense")
+    kw = dict(tile_rows=37, tile_cols=61) if engine_backend.engine == "torch" else {}
+    out = kernel_sums(engine_backend.to(x), engine_backend.to(y), kern, backend=engine_backend.engine, **kw)
+    tol = _tol(engine_backend, 3.0)
+    shift = out.shift.cpu().numpy() if hasattr(out.shift, "cpu") else out.shift
+    assert str(shift.dtype) == engine_backend.dtype
+    assert_close(shift, ref.shift, atol=tol, what=f"shift {engine_backend} {kname}")
+    if out.log_total is not None:
+        lt = out.log_total.cpu().numpy() if hasattr(out.log_total, "cpu") else out.log_total
+        assert_close(lt, ref.log_total, atol=tol, rtol=tol, what=f"log_total {engine_backend} {kname}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_torch_masks_weights_and_far_field(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(90, 2))
+    lw = rng.normal(size=90)
+    lw[::7] = -np.inf  # zero-weight references
+    tol = 1e-10 if dtype == "float64" else 1e-4  # see _tol
+    ref = kernel_sums(x, x, Laplace(0.3), mask_self=True, log_weights=lw, backend="dense")
+    xt = torch.as_tensor(x.astype(dtype))
+    out = kernel_sums(xt, xt, Laplace(0.3), mask_self=True, log_weights=torch.as_tensor(lw.astype(dtype)),
+                      backend="torch", tile_rows=16, tile_cols=23)
+    assert_close(out.shift.numpy(), ref.shift, atol=3 * tol, what="masked weighted shift")
+    assert_close(out.log_total.numpy(), ref.log_total, atol=3 * tol, what="masked weighted log_total")
+    # far field: every distance ~1000 tau, exp(-dist/tau) underflows to exactly 0 in float32;
+    # the fixed-reference fast path detects it and the online fallback must give the exact
+    # answer (the shift points at the far set; relative error ~eps * 1000 in the logits).
+    far = rng.normal(size=(40, 2)) + np.array([300.0, 0.0])
+    ref = kernel_sums(x, far, Laplace(0.3), backend="dense")
+    out = kernel_sums(xt, torch.as_tensor(far.astype(dtype)), Laplace(0.3), backend="torch", tile_cols=16)
+    assert np.isfinite(out.shift.numpy()).all()
+    assert_close(out.shift.numpy(), ref.shift, rtol=1e-3 if dtype == "float32" else 1e-10,
+                 what="far-field shift")
+    assert_close(out.log_total.numpy(), ref.log_total, rtol=1e-5 if dtype == "float32" else 1e-12,
+                 what="far-field log_total")
+
+
+def test_dense_reference_matches_fields_and_closed_form():
+    # independent implementation: the foundation's streamed batch estimators (float64)
+    x, y = _data(11, 60, 80, 2)
+    for kern in KERNELS.values():
+        assert_close(kernel_sums(x, y, kern, backend="dense").shift, batch_mean_shift(x, y, kern),
+                     atol=1e-12, what=f"dense vs fields {kern}")  # both float64, ~80-term sums
+    assert_close(drift(x, y, x, Laplace(0.5), method="joint", backend="torch"),
+                 batch_drift(x, y, x, Laplace(0.5), method="joint"), atol=1e-12, what="joint drift")
+    assert_close(drift(x, y, x[::-1], Laplace(0.5), backend="torch"),
+                 batch_drift(x, y, x[::-1], Laplace(0.5), method="separate", mask_self=False), atol=1e-12,
+                 what="separate drift")
+    # closed form: two references at -1 and 3, Gaussian s = 1, query 0
+    w1, w2 = math.exp(-0.5), math.exp(-4.5)
+    out = kernel_sums(np.zeros((1, 1)), np.array([[-1.0], [3.0]]), Gaussian(1.0), backend="dense")
+    assert_close(out.shift[0, 0], (-w1 + 3 * w2) / (w1 + w2), rtol=1e-14, what="two-point shift")
+    assert_close(out.log_total[0], math.log(w1 + w2), rtol=1e-14, what="two-point log_total")
+
+
+@pytest.mark.parametrize("wrap", ["lattice", "minimum_image"])
+@pytest.mark.parametrize("kname", ["gaussian", "laplace"])
+def test_torus_torch_matches_dense(wrap, kname):
+    rng = np.random.default_rng(5)
+    L = 2.0
+    x = rng.uniform(-1, 3, size=(70, 2))  # outside [0, L): must be wrapped
+    y = rng.uniform(0, L, size=(90, 2))
+    kern = KERNELS[kname]
+    ref = kernel_sums(x, y, kern, period=L, wrap=wrap, backend="dense")
+    out = kernel_sums(torch.as_tensor(x), torch.as_tensor(y), kern, period=L, wrap=wrap, backend="torch",
+                      tile_rows=32, tile_cols=50)
+    assert_close(out.shift.numpy(), ref.shift, atol=1e-10, what=f"torus {wrap}")  # float64 round-off
+    assert_close(out.log_total.numpy(), ref.log_total, atol=1e-10, what=f"torus {wrap}")
+
+
+def test_lattice_sum_converges_and_minimum_image_error_is_tail_sized():
+    rng = np.random.default_rng(6)
+    L = 1.0
+    x = rng.uniform(0, L, size=(40, 1))
+    y = rng.uniform(0, L, size=(50, 1))
+    kern = Laplace(0.1)
+    exact = kernel_sums(x, y, kern, period=L, images=4, backend="dense").shift
+    one = kernel_sums(x, y, kern, period=L, images=1, backend="dense").shift
+    mi = kernel_sums(x, y, kern, period=L, wrap="minimum_image", backend="dense").shift
+    # images=1 misses only images farther than L: relative weight <= ~2 e^{-L/tau} / (L/tau)
+    assert np.abs(one - exact).max() < 4 * math.exp(-L / kern.temperature)
+    # minimum image drops images beyond L/2: error of order phi(L/2) = e^{-5}, and really > 0
+    err = np.abs(mi - exact).max()
+    assert 1e-5 < err < 10 * math.exp(-0.5 * L / kern.temperature)
+
+
+@given(shift=st.floats(-50, 50), angle=st.floats(0, 2 * math.pi), seed=st.integers(0, 1000))
+def test_torch_backend_invariances(shift, angle, seed):
+    # translation invariance and rotation equivariance (float64; tolerance: round-off of
+    # coordinates of size <= 55 -> ~1e-14 * 55 per logit, amplified by 1/tau = 4).
+    x, y = _data(seed, 30, 40, 2)
+    kern = Laplace(0.25)
+    base = mean_shift(torch.as_tensor(x), torch.as_tensor(y), kern, backend="torch").numpy()
+    moved = mean_shift(torch.as_tensor(x + shift), torch.as_tensor(y + shift), kern, backend="torch").numpy()
+    assert_close(moved, base, atol=1e-9, what="translation")
+    c, s = math.cos(angle), math.sin(angle)
+    R = np.array([[c, -s], [s, c]])
+    rot = mean_shift(torch.as_tensor(x @ R.T), torch.as_tensor(y @ R.T), kern, backend="torch").numpy()
+    assert_close(rot, base @ R.T, atol=1e-9, what="rotation")
+    perm = np.random.default_rng(seed).permutation(40)
+    assert_close(mean_shift(torch.as_tensor(x), torch.as_tensor(y[perm]), kern, backend="torch").numpy(), base,
+                 atol=1e-12, what="permutation")
+
+
+def test_bad_input_and_selection():
+    x = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="backend"):
+        kernel_sums(x, x, Gaussian(1.0), backend="cuda")
+    with pytest.raises(ValueError, match="Gaussian"):
+        kernel_sums(torch.zeros(3, 2), torch.ones(4, 2), Laplace(1.0), backend="sdpa")
+    with pytest.raises(ValueError, match="sdpa"):
+        drift(torch.zeros(3, 2), torch.ones(4, 2), torch.ones(3, 2), Gaussian(1.0), method="joint", backend="sdpa")
+    with pytest.raises(ValueError, match="mask_self"):
+        kernel_sums(x, np.zeros((4, 2)), Gaussian(1.0), mask_self=True)
+    with pytest.raises(ValueError, match="log_weights"):
+        kernel_sums(x, x, Gaussian(1.0), log_weights=np.zeros(2))
+    with pytest.raises(ValueError, match="log_weights"):
+        kernel_sums(x, x, Gaussian(1.0), log_weights=np.array([0.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match="period"):
+        kernel_sums(x, x, Gaussian(1.0), period=-1.0)
+    with pytest.raises(ValueError, match="wrap"):
+        kernel_sums(x, x, Gaussian(1.0), period=1.0, wrap="mirror")
+    with pytest.raises(TypeError, match="kernel"):
+        kernel_sums(x, x, "gaussian")
+    with pytest.raises(ValueError, match="dense"):
+        kernel_sums(np.zeros((3000, 1)), np.zeros((3000, 1)), Gaussian(1.0), backend="dense")
+    small, big = np.zeros((10, 2)), np.zeros((2 * AUTO_DENSE_PAIRS, 2))
+    assert select_backend(small, small, Gaussian(1.0)) == "dense"
+    assert select_backend(small, big, Gaussian(1.0)) == "torch"
+
+
+TRITON_SCRIPT = textwrap.dedent("""
+    import numpy as np, torch
+    from driftlab.engine import kernel_sums
+    from driftlab.kernels import Gaussian, Laplace, Matern, InverseMultiquadric
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for d in (1, 3):
+        x = rng.normal(size=(70, d)) + 4.0
+        y = 1.2 * rng.normal(size=(90, d)) + 4.3
+        lw = rng.normal(size=90)
+        for k in (Gaussian(0.4), Laplace(0.25), Matern(1.5, 0.5), Matern(2.5, 0.5), InverseMultiquadric(0.5, 1.0)):
+            ref = kernel_sums(x, y, k, log_weights=lw, backend="dense")
+            out = kernel_sums(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32), k,
+                              log_weights=torch.tensor(lw, dtype=torch.float32), backend="triton")
+            worst = max(worst, np.abs(out.shift.numpy() - ref.shift).max(),
+                        np.abs(out.log_total.numpy() - ref.log_total).max())
+        ref = kernel_sums(x, x, Laplace(0.3), mask_self=True, backend="dense")
+        xt = torch.tensor(x, dtype=torch.float32)
+        out = kernel_sums(xt, xt, Laplace(0.3), mask_self=True, backend="triton")
+        worst = max(worst, np.abs(out.shift.numpy() - ref.shift).max())
+    print("WORST", worst)
+""")
+
+
+def test_triton_kernel_under_interpreter_matches_dense():
+    pytest.importorskip("triton")
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    res = subprocess.run([sys.executable, "-c", TRITON_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    worst = float(res.stdout.split("WORST")[-1])
+    # float32 kernel (see _tol): logits ~eps32 * 60, coordinates ~eps32 * 5 -> ~1e-5
+    assert worst < 3e-4, worst
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kname", list(KERNELS))
+def test_triton_on_cuda_matches_dense(kname):
+    pytest.importorskip("triton")
+    x, y = _data(1, 500, 700, 3, offset=2.0)
+    ref = kernel_sums(x, y, KERNELS[kname], backend="dense")
+    out = kernel_sums(torch.tensor(x, dtype=torch.float32, device="cuda"),
+                      torch.tensor(y, dtype=torch.float32, device="cuda"), KERNELS[kname], backend="triton")
+    assert_close(out.shift.cpu().numpy(), ref.shift, atol=3e-4, what="triton cuda shift")  # see _tol
+    assert_close(out.log_total.cpu().numpy(), ref.log_total, atol=3e-4, what="triton cuda log_total")
