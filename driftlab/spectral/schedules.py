@@ -236,8 +236,8 @@ class ExponentialSchedule(Schedule):
 
 
 @dataclass(frozen=True)
-class LinearSchedule(Schedule):
-    r"""Linear decay :math:`s(t) = s_0 + (s_1 - s_0)\,t/D` for :math:`t < D`, then :math:`s_1`."""
+class _TwoLevelSchedule(Schedule):
+    """From s0 to s1 over ``duration`` along a shape ``_interp(u)``, u in [0, 1]; then s1."""
 
     s0: float
     s1: float
@@ -251,38 +251,31 @@ class LinearSchedule(Schedule):
     def final_bandwidth(self) -> float:  # type: ignore[override]
         return self.s1
 
+    def _interp(self, u: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def bandwidth(self, t) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
-        u = np.clip(t / self.duration, 0.0, 1.0)
-        return self.s0 + (self.s1 - self.s0) * u
+        return self._interp(np.clip(t / self.duration, 0.0, 1.0))
 
     def _breakpoints(self, t_end: float) -> list[float]:
         return [0.0, self.duration, t_end] if self.duration < t_end else [0.0, t_end]
 
 
 @dataclass(frozen=True)
-class CosineSchedule(Schedule):
+class LinearSchedule(_TwoLevelSchedule):
+    r"""Linear decay :math:`s(t) = s_0 + (s_1 - s_0)\,t/D` for :math:`t < D`, then :math:`s_1`."""
+
+    def _interp(self, u: np.ndarray) -> np.ndarray:
+        return self.s0 + (self.s1 - self.s0) * u
+
+
+@dataclass(frozen=True)
+class CosineSchedule(_TwoLevelSchedule):
     r"""Cosine decay :math:`s(t) = s_1 + (s_0 - s_1)(1 + \cos(\pi t/D))/2` for :math:`t < D`, then :math:`s_1`."""
 
-    s0: float
-    s1: float
-    duration: float
-
-    def __post_init__(self) -> None:
-        for name in ("s0", "s1", "duration"):
-            object.__setattr__(self, name, check_positive(getattr(self, name), name))
-
-    @property
-    def final_bandwidth(self) -> float:  # type: ignore[override]
-        return self.s1
-
-    def bandwidth(self, t) -> np.ndarray:
-        t = np.asarray(t, dtype=np.float64)
-        u = np.clip(t / self.duration, 0.0, 1.0)
+    def _interp(self, u: np.ndarray) -> np.ndarray:
         return self.s1 + (self.s0 - self.s1) * 0.5 * (1.0 + np.cos(math.pi * u))
-
-    def _breakpoints(self, t_end: float) -> list[float]:
-        return [0.0, self.duration, t_end] if self.duration < t_end else [0.0, t_end]
 
 
 @dataclass(frozen=True)
