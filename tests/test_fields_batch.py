@@ -476,3 +476,14 @@ def test_abc_and_stderr_on_blind_or_empty_rows_are_zero_not_nan():
     est = population_mean_shift(GaussianMixture([[0.0]], 0.01), [[5.0]], Wendland(1.0),
                                 method="montecarlo", n_samples=100)
     assert np.isfinite(est.error).all(), est  # Monte Carlo standard error on a blind row
+
+
+@pytest.mark.parametrize("method", DRIFT_METHODS)
+def test_gradcheck_with_self_masked_negatives(method):
+    """Laplace distances are sqrt(r^2): the masked self-pairs (r = 0) must not poison autograd
+    (0 * inf = NaN). gradcheck compares autograd with central differences in float64."""
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 2, dtype=torch.float64, generator=gen, requires_grad=True)
+    yp = torch.randn(7, 2, dtype=torch.float64, generator=gen)
+    assert torch.autograd.gradcheck(lambda z: batch_drift(z, yp, z, Laplace(0.7), method=method), (x,))
