@@ -1,0 +1,42 @@
+r"""Spacetime geometry of diffusion models ([S] Karczewski et al., arXiv:2505.17517).
+
+Points z = (y, lambda) with y = x_t/alpha_t and lambda = log SNR index the denoising
+posteriors p(x0 | z) ∝ q(x0) exp(-e^lambda |x0 - y|^2 / 2). These form an exponential family
+whose Fisher-Rao metric turns spacetime into a Riemannian manifold; geodesic lengths give
+the Diffusion Edit Distance and geodesics guide annealed Langevin transition paths.
+"""
+
+from driftlab.spacetime.curves import (
+    Geodesic,
+    best_geodesic,
+    curve_energy,
+    curve_length,
+    geodesic,
+    jeffreys_terms,
+    ode_tent_curve,
+    probability_flow_path,
+    resample_curve,
+    straight_curve,
+    tent_curve,
+)
+from driftlab.spacetime.edit_distance import diffusion_edit_distance
+from driftlab.spacetime.oracles import gaussian_geodesic_max_u, gaussian_posterior_params, gaussian_spacetime_distance
+from driftlab.spacetime.posterior import (
+    DenoiserPosterior,
+    GaussianMixturePosterior,
+    GridPosterior,
+    SpacetimePosterior,
+    eta_jacobian,
+    natural_parameters,
+)
+from driftlab.spacetime.schedules import VE, FlowMatching, Schedule, VPLinearBeta, VPLogLinear, make_schedule
+
+__all__ = [
+    "SpacetimePosterior", "GaussianMixturePosterior", "GridPosterior", "DenoiserPosterior",
+    "natural_parameters", "eta_jacobian",
+    "Schedule", "VPLogLinear", "VPLinearBeta", "VE", "FlowMatching", "make_schedule",
+    "jeffreys_terms", "curve_energy", "curve_length", "straight_curve", "tent_curve",
+    "ode_tent_curve", "probability_flow_path", "resample_curve", "Geodesic", "geodesic",
+    "best_geodesic", "diffusion_edit_distance", "gaussian_spacetime_distance",
+    "gaussian_posterior_params", "gaussian_geodesic_max_u",
+]
