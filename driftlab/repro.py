@@ -27,7 +27,12 @@ from typing import Callable
 
 import driftlab
 
-__all__ = ["FigureScript", "discover", "repo_root", "default_figures_dir", "run", "run_script"]
+__all__ = ["FigureScript", "UnknownFigureError", "discover", "repo_root", "default_figures_dir", "run",
+           "run_script"]
+
+
+class UnknownFigureError(ValueError):
+    """A requested figure NAME is not among the discovered scripts."""
 
 
 def repo_root() -> Path:
@@ -93,7 +98,7 @@ def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool
     else:
         unknown = [n for n in names if n not in scripts]
         if unknown:
-            raise ValueError(f"unknown figure name(s) {unknown}; known: {', '.join(scripts)}")
+            raise UnknownFigureError(f"unknown figure name(s) {unknown}; known: {', '.join(scripts)}")
         selected = names
     out_dir = Path(out_dir) if out_dir is not None else default_figures_dir()
     results: dict[str, list[Path]] = {}

@@ -1,7 +1,14 @@
-"""The official 2-D toy of [D] reproduced with driftlab's trainer (issue 6, science.md 8)."""
+"""The official 2-D toy of [D] reproduced with driftlab's trainer (issue 6, science.md 8).
+
+The figure shows only what this script computes (1000 steps, batch 1024; quick: 200 / 512),
+so it is the same on every machine. The full protocol (2000 steps, 2048/2048) takes minutes
+per dataset on a CPU: run it with `driftlab train ... --out runs/official/<data>` (see
+analysis/training_official.py) and set DRIFTLAB_OFFICIAL_RUNS=runs/official to overlay it.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +25,8 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     steps, batch = (200, 512) if quick else (1000, 1024)
     fig, axes = figure(3, 2, width=3.0, height=2.8)
     table, runs = [], {}
-    from driftlab.repro import repo_root
-
-    cached = load_cached(repo_root() / "runs" / "official")
+    runs_dir = os.environ.get("DRIFTLAB_OFFICIAL_RUNS")
+    cached = load_cached(Path(runs_dir)) if runs_dir else {}
     for r_i, data in enumerate(PUBLISHED_LOSS):
         res = run_official(data, steps=steps, batch=batch, eval_every=max(steps // 5, 1),
                            n_eval=1000 if quick else 2000)

@@ -23,5 +23,5 @@ def repro(names: tuple[str, ...], quick: bool, out_dir: Path | None, list_only: 
         return
     try:
         R.run(list(names), out_dir=out_dir, quick=quick, echo=click.echo)
-    except ValueError as exc:
+    except R.UnknownFigureError as exc:  # only a bad NAME is a usage error; figure errors propagate
         raise click.UsageError(str(exc)) from exc
