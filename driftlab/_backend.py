@@ -7,13 +7,31 @@ table commands) never imports torch. ``ops(x)`` returns the operations namespace
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
 import numpy as np
-from scipy import special as _sp
 
-__all__ = ["is_torch", "torch", "ops", "NumpyOps", "TorchOps", "to_numpy"]
+__all__ = ["is_torch", "torch", "ops", "NumpyOps", "TorchOps", "to_numpy", "scipy_special"]
+
+
+class _LazyModule:
+    """Import a module on first attribute access (scipy.special costs ~0.4 s to import, which
+    the CLI's table commands must not pay when they never call a special function)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module = None
+
+    def __getattr__(self, attr: str):
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+
+scipy_special = _LazyModule("scipy.special")
+_sp = scipy_special
 
 
 def is_torch(x: Any) -> bool:

@@ -65,15 +65,17 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     ax[0, 1].set_ylabel("discrete length")
     ax[0, 1].set_title("(b) length converges as $N^{-2}$")
     ax[0, 1].legend(fontsize=6)
-    # (c) PF-ODE paths vs geodesics between their ends
+    # (c) PF-ODE paths vs geodesics between their ends, in the schedule-free chart (y, lambda):
+    # a geodesic may pass through pure noise beyond the VP schedule's t = 1 (lambda < -10),
+    # where the (x_t, t) chart of panel (a) does not exist
     for k, r in enumerate(pf):
-        xo, to = to_xt(np.asarray(r["ode_z"]))
-        xg, tg = to_xt(np.asarray(r["geodesic_z"]))
-        ax[0, 2].plot(xo, to, color=f"C{k}", lw=2, alpha=0.5)
-        ax[0, 2].plot(xg, tg, color=f"C{k}", ls="--", lw=1,
+        zo, zg = np.asarray(r["ode_z"]), np.asarray(r["geodesic_z"])
+        ax[0, 2].plot(zo[:, 0], zo[:, 1], color=f"C{k}", lw=2, alpha=0.5)
+        ax[0, 2].plot(zg[:, 0], zg[:, 1], color=f"C{k}", ls="--", lw=1,
                       label=f"L_ode/L_geo={r['length_ratio_N']:.4f}, E ratio {r['energy_ratio_uniform_t']:.2f}")
-    ax[0, 2].set_xlabel("$x_t$")
-    ax[0, 2].set_ylabel("t")
+    ax[0, 2].invert_yaxis()
+    ax[0, 2].set_xlabel("y = $x_t / \\alpha_t$")
+    ax[0, 2].set_ylabel("$\\lambda$ = log SNR (noisier up)")
     ax[0, 2].set_title("(c) PF-ODE (thick) vs geodesic (dashed)")
     ax[0, 2].legend(fontsize=5)
     pdf = save_figure(fig, out_dir / "spacetime_toy1d.pdf")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special as sp
+from driftlab._backend import scipy_special as sp
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 _MAX_PANELS = 400_000

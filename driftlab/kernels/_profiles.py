@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special as sp
+from driftlab._backend import scipy_special as sp
 
 from driftlab import _backend as B
 from driftlab._validation import check_positive

@@ -167,10 +167,32 @@ def ode_tent_curve(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: 
     return resample_curve(z, n)
 
 
-def resample_curve(z: Any, n_points: int, weights: Any = None) -> np.ndarray:
-    """Resample a polyline to n_points, equally spaced in cumulative ``weights`` (default: Euclidean arc length in z)."""
+def resample_curve(z: Any, n_points: int, weights: Any = None, chart: str = "z") -> np.ndarray:
+    r"""Resample a polyline to n_points, equally spaced in cumulative ``weights`` (default: Euclidean arc length).
+
+    New points are linear interpolants of their two neighbours in the chosen ``chart``:
+
+    * ``"z"``: linear in the coordinates as given (data-space curves, or any array);
+    * ``"natural"``: linear in the natural parameters :math:`\eta = (s y, -s/2)`,
+      :math:`s = e^{\lambda}`, mapped back to (y, lambda) -- the exponential-family
+      (e-)geodesic between neighbouring posteriors, whose densities are the normalised geometric
+      means :math:`p_0^{1-u} p_1^{u}`. The inserted point's s lies between its neighbours',
+      its tilt :math:`s y` between theirs, and its y is the s-weighted mean
+      :math:`((1-u)s_0 y_0 + u s_1 y_1)/((1-u)s_0 + u s_1)`, so between theirs too. Linear
+      interpolation in (y, lambda) lacks the tilt property: at low SNR the posterior depends on
+      y only through :math:`s y`, geodesics wander far out in y there, and the interpolant
+      (y, lambda) = (130, -2.5) between (260, -5) and (0, 0) has tilt 10.7 against 1.75 and 0,
+      which can push a grid posterior onto its box edge. (Linear interpolation in
+      (s y, lambda) fails the other way: between a high-SNR endpoint and a low-SNR point it
+      overshoots y.) Use ``"natural"`` for spacetime curves, e.g. geodesic refinement.
+
+    The weights are per segment, shape (N - 1,); with ``chart="natural"`` the fraction u
+    along each segment is the fraction in the chart, the endpoints are kept exactly.
+    """
     z = np.asarray(z, dtype=np.float64)
     n = check_int(n_points, "n_points", minimum=2)
+    if chart not in ("z", "natural"):
+        raise ValueError(f"chart must be 'z' or 'natural', got {chart!r}")
     if weights is None:
         seg = np.linalg.norm(np.diff(z, axis=0), axis=1)
     else:
@@ -180,7 +202,19 @@ def resample_curve(z: Any, n_points: int, weights: Any = None) -> np.ndarray:
         return np.tile(z[0], (n, 1))
     s /= s[-1]
     t = np.linspace(0.0, 1.0, n)
-    return np.stack([np.interp(t, s, z[:, j]) for j in range(z.shape[1])], axis=1)
+    if chart == "z":
+        return np.stack([np.interp(t, s, z[:, j]) for j in range(z.shape[1])], axis=1)
+    # natural chart: interpolate (s y, s); s > 0 stays positive, then y = (s y) / s
+    if not np.isfinite(z).all() or z.ndim != 2 or z.shape[1] < 2:
+        raise ValueError("z must be a finite array of spacetime points, shape (N, D + 1), for chart='natural'")
+    # shift lambda by its maximum so that s = exp(lambda - lam_ref) <= 1 cannot overflow
+    lam_ref = z[:, -1].max()
+    sc = np.exp(z[:, -1] - lam_ref)
+    w = np.concatenate([sc[:, None] * z[:, :-1], sc[:, None]], axis=1)
+    wi = np.stack([np.interp(t, s, w[:, j]) for j in range(w.shape[1])], axis=1)
+    out = np.concatenate([wi[:, :-1] / wi[:, -1:], np.log(wi[:, -1:]) + lam_ref], axis=1)
+    out[0], out[-1] = z[0], z[-1]
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -421,7 +455,7 @@ def geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: int = 
         for k, m in enumerate(levels):
             if k > 0:
                 J = np.sqrt(np.maximum(_jeffreys(post, z), 0))
-                z = resample_curve(z, m, weights=J)
+                z = resample_curve(z, m, weights=J, chart="natural")
             z, it, ok, msg = _optimise_scipy(post, z, max_iter, gtol, lam_bounds, ftol)
             nit += it
     else:
@@ -453,7 +487,7 @@ def best_geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: A
                 g = geodesic(post, z_a, z_b, n, init=init, lam_peak=lam_peak, max_iter=max_iter)
             else:
                 J = np.sqrt(np.maximum(_jeffreys(post, g.z), 0))
-                z0 = resample_curve(g.z, n, weights=J)
+                z0 = resample_curve(g.z, n, weights=J, chart="natural")
                 g = geodesic(post, z_a, z_b, n, init=z0, max_iter=max_iter)
                 g.init = init
             row = {"init": init, "n_points": n, "length": g.length, "energy": g.energy,

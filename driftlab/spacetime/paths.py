@@ -108,7 +108,7 @@ def control_curves(posterior: GridPosterior, lam_end: float, n_points: int, tent
             best = g
     if best is None:
         raise RuntimeError("no geodesic initialisation succeeded")
-    curves["geodesic"] = resample_curve(best.z, n_points, weights=_fr_steps(posterior, best.z))
+    curves["geodesic"] = resample_curve(best.z, n_points, weights=_fr_steps(posterior, best.z), chart="natural")
     curves["straight (fixed noise)"] = straight_curve(za, zb, n_points)
     m = resample_curve(mep, n_points)
     curves["MEP restraint"] = np.concatenate([m, np.full((n_points, 1), lam_end)], axis=1)

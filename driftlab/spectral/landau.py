@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special as sp
+from driftlab._backend import scipy_special as sp
 
 from driftlab._validation import check_int, check_positive
 from driftlab.kernels import Gaussian, RadialKernel

@@ -45,7 +45,7 @@ import math
 
 import numpy as np
 
-from scipy import special as sp
+from driftlab._backend import scipy_special as sp
 
 from driftlab._validation import check_int, check_positive
 from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern, RadialKernel
