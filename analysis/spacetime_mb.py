@@ -15,8 +15,11 @@ Usage::
     python analysis/spacetime_mb.py --medium       # 3 kT x 2 budgets x 2 seeds
     python analysis/spacetime_mb.py                # full sweep (kT x lambda_end x budget x seeds)
     python analysis/spacetime_mb.py --jobs 8       # parallel over (kT, lambda_end)
+    # endpoint-noise sweep (preset axes overridden; results in --out):
+    python analysis/spacetime_mb.py --medium --lam-ends 3.2,4.6,6.0 --budgets 1024,4096 --seeds 0,1,2 --jobs 2
 
-Writes ``figures/spacetime_mb_sweep.{json,csv,md}`` (or ``--out``).
+Writes ``spacetime_mb_sweep[_quick|_medium].{json,csv,md}`` atomically into ``--out``
+(default /tmp/spacetime_sweep).
 """
 
 from __future__ import annotations
@@ -150,19 +153,41 @@ def write(result: dict, out_dir: Path, stem: str = "spacetime_mb_sweep") -> list
             atomic_write_text(out_dir / f"{stem}.md", markdown_table(result))]
 
 
-if __name__ == "__main__":
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Command line: a preset (--quick / --medium / full) with optional overrides of any axis."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one setting, < 60 s")
     ap.add_argument("--medium", action="store_true", help="3 kT x 2 budgets x 2 seeds at lambda_end 4.6")
+    ap.add_argument("--kTs", type=_floats, default=None, help="comma-separated temperatures, e.g. 5,10,20")
+    ap.add_argument("--lam-ends", type=_floats, default=None, help="comma-separated endpoint lambdas, e.g. 3.2,4.6,6.0")
+    ap.add_argument("--budgets", type=_ints, default=None, help="comma-separated Langevin steps per chain")
+    ap.add_argument("--seeds", type=_ints, default=None, help="comma-separated seeds")
+    ap.add_argument("--n-chains", type=int, default=None)
+    ap.add_argument("--grid-n", type=int, default=None)
+    ap.add_argument("--n-points", type=int, default=None)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args()
-    from driftlab.repro import default_figures_dir
-
+    ap.add_argument("--out", type=Path, default=Path("/tmp/spacetime_sweep"), help="output folder")
+    args = ap.parse_args(argv)
     mode = True if args.quick else ("medium" if args.medium else False)
-    res = sweep(quick=mode, jobs=args.jobs)
+    over = {k: v for k, v in dict(kTs=args.kTs, lam_ends=args.lam_ends, budgets=args.budgets, seeds=args.seeds,
+                                  n_chains=args.n_chains, grid_n=args.grid_n, n_points=args.n_points).items()
+            if v is not None}
+    res = sweep(quick=mode, jobs=args.jobs, **over)
     stem = {True: "spacetime_mb_sweep_quick", "medium": "spacetime_mb_sweep_medium", False: "spacetime_mb_sweep"}[mode]
-    for p in write(res, args.out or default_figures_dir(), stem):
+    for p in write(res, args.out, stem):
         print(p)
     print(markdown_table(res))
     print(f"{res['seconds']:.1f} s")
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,8 @@ NAME = "spacetime-mullerbrown"
 TITLE = "[S] Müller–Brown: spacetime geodesic vs tents / fixed-noise line / MEP restraint, max energy vs bound -40.66"
 
 
-def _root_on_path() -> None:
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
-
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
-    _root_on_path()
     from analysis.spacetime_mb import markdown_table, verdict
     from driftlab._io import atomic_write_text, write_csv, write_json
     from driftlab.plotting import figure, save_figure

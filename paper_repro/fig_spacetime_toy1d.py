@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,8 @@ TITLE = "[S] 1-D toy: spacetime geodesic (length ~6.41) vs straight line (~15.8)
 
 
 
-def _root_on_path() -> None:
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
-
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
-    _root_on_path()
     from analysis.spacetime_toy import SCHEDULE, pf_ode_vs_geodesic, toy_geodesic, toy_posterior
     from driftlab._io import write_json
     from driftlab.plotting import figure, save_figure

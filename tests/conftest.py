@@ -49,6 +49,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """One intra-op torch thread for a module: tiny test problems gain nothing from OpenMP,
+    and on the shared 2-core CI box its barriers stall under load (results are identical)."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @dataclass(frozen=True)
 class Backend:
     """An array backend + dtype under test; ``asarray`` converts float64 numpy input."""

@@ -23,14 +23,7 @@ from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_torch_thread():
-    """One intra-op thread: the tiny test problems gain nothing from OpenMP, and on the shared
-    2-core CI box its barriers stall under load (results are identical either way)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 KERNELS = {
     "gaussian": Gaussian(0.4),
