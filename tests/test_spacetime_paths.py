@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from driftlab.spacetime import GridPosterior, curve_length, geodesic, straight_curve, tent_curve
+from driftlab.spacetime import GridPosterior, curve_length, geodesic, resample_curve, straight_curve, tent_curve
 from driftlab.spacetime.paths import annealed_langevin
 from driftlab.spacetime.potentials import MullerBrown, grid_minimax_bound, refine_stationary_point, string_method
 from tests.conftest import assert_close
@@ -142,3 +142,50 @@ def test_cli_spacetime_paths_quick():
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)["rows"]
     assert {r["method"] for r in rows} >= {"geodesic", "straight (fixed noise)", "MEP restraint"}
+
+
+def test_resample_natural_chart_keeps_inserted_points_between_neighbours():
+    # the (y, lambda)-chart interpolant of (260, -5) and (0, 0) at the middle is (130, -2.5), whose
+    # tilt s*y = 10.7 exceeds both neighbours' (1.75, 0); the natural chart keeps s, s*y and y
+    # between the neighbours' values (exact identities of the interpolation, so float64 round-off)
+    z = np.array([[0.0, 0.0, 0.0], [260.0, -40.0, -5.0], [0.0, 0.0, 0.0]])
+    z[0], z[2] = [-0.558, 1.442, 6.0], [0.623, 0.028, 6.0]
+    out = resample_curve(z, 41, chart="natural")
+    assert_close(out[[0, -1]], z[[0, -1]], atol=0.0, what="endpoints kept exactly")
+    for lo_pt, hi_pt in ((z[0], z[1]), (z[1], z[2])):  # one segment at a time
+        seg = resample_curve(np.stack([lo_pt, hi_pt]), 21, chart="natural")
+        lam_lo, lam_hi = sorted([lo_pt[-1], hi_pt[-1]])
+        assert (seg[:, -1] >= lam_lo - 1e-12).all() and (seg[:, -1] <= lam_hi + 1e-12).all()
+        tilt = np.exp(seg[:, -1:]) * seg[:, :-1]
+        tilts = np.exp([[lo_pt[-1]], [hi_pt[-1]]]) * np.stack([lo_pt[:-1], hi_pt[:-1]])
+        tol = 1e-9 * (1 + np.abs(tilts).max())  # round-off of the exp/log round trip
+        assert (tilt >= tilts.min(0) - tol).all() and (tilt <= tilts.max(0) + tol).all()
+        ys = np.stack([lo_pt[:-1], hi_pt[:-1]])
+        assert (seg[:, :-1] >= ys.min(0) - 1e-9).all() and (seg[:, :-1] <= ys.max(0) + 1e-9).all()
+    zlin = resample_curve(z, 41)  # the old chart overshoots the tilt (what broke geodesic refinement)
+    assert (np.exp(zlin[:, -1]) * np.abs(zlin[:, 0])).max() > 2 * 260 * np.exp(-5.0)
+    with pytest.raises(ValueError, match="chart"):
+        resample_curve(z, 5, chart="eta")
+
+
+def test_geodesic_refinement_keeps_grid_posterior_admissible_regression():
+    # regression (issue 7 sweep, lambda_end 6.0, kT 20, grid_n 97: "no geodesic initialisation
+    # succeeded"): between coarse-to-fine levels the geodesic was resampled linearly in
+    # (y, lambda). A coarse iterate far out in y at low SNR (admissible: its tilt s*y is small)
+    # then gets interpolants such as y = (21, -3) at lambda = 3.7, whose restraint pulls the
+    # posterior onto the box edge -> ValueError. The refinement (natural-parameter chart) must
+    # keep every point admissible; the old (y, lambda) interpolation is shown to fail here.
+    from driftlab.spacetime.curves import _jeffreys, _refine
+
+    A = refine_stationary_point(MB, MB.MINIMUM_A)
+    B = refine_stationary_point(MB, MB.MINIMUM_B)
+    post = GridPosterior.from_energy(MB.energy, 1 / 20.0, MB.BOX_LO, MB.BOX_HI, 97)
+    for mid in ([100.0, -15.0, -5.0], [60.0, -10.0, -4.0], [150.0, -20.0, -6.0]):
+        z = np.array([np.r_[A, 6.0], mid, np.r_[B, 6.0]])
+        post.log_weights(z)  # the coarse curve is admissible
+        fine = _refine(post, z, 17)
+        post.log_weights(fine)  # raises ValueError if any point's posterior leaves the box
+        assert np.isfinite(curve_length(post, fine))
+        J = np.sqrt(np.maximum(_jeffreys(post, z), 0.0))
+        with pytest.raises(ValueError, match="edge of the grid box"):
+            post.log_weights(resample_curve(z, 17, weights=J))  # the pre-fix refinement

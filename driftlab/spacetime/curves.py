@@ -217,6 +217,17 @@ def resample_curve(z: Any, n_points: int, weights: Any = None, chart: str = "z")
     return out
 
 
+def _refine(post: SpacetimePosterior, z: np.ndarray, n_points: int) -> np.ndarray:
+    """Resample a spacetime curve to n_points at equal Fisher-Rao steps, interpolating in the natural chart.
+
+    Used between the levels of coarse-to-fine geodesic optimisation. Interpolating in (y, lambda)
+    instead could create points whose posterior leaves a grid posterior's box (see
+    :func:`resample_curve`), which made geodesics on Müller-Brown fail (issue 7 sweep).
+    """
+    J = np.sqrt(np.maximum(_jeffreys(post, z), 0.0))
+    return resample_curve(z, n_points, weights=J, chart="natural")
+
+
 # ----------------------------------------------------------------------------------------
 # geodesic optimisation
 # ----------------------------------------------------------------------------------------
@@ -454,8 +465,7 @@ def geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: int = 
         nit = 0
         for k, m in enumerate(levels):
             if k > 0:
-                J = np.sqrt(np.maximum(_jeffreys(post, z), 0))
-                z = resample_curve(z, m, weights=J, chart="natural")
+                z = _refine(post, z, m)
             z, it, ok, msg = _optimise_scipy(post, z, max_iter, gtol, lam_bounds, ftol)
             nit += it
     else:
@@ -486,8 +496,7 @@ def best_geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: A
             if g is None:
                 g = geodesic(post, z_a, z_b, n, init=init, lam_peak=lam_peak, max_iter=max_iter)
             else:
-                J = np.sqrt(np.maximum(_jeffreys(post, g.z), 0))
-                z0 = resample_curve(g.z, n, weights=J, chart="natural")
+                z0 = _refine(post, g.z, n)
                 g = geodesic(post, z_a, z_b, n, init=z0, max_iter=max_iter)
                 g.init = init
             row = {"init": init, "n_points": n, "length": g.length, "energy": g.energy,
