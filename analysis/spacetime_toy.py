@@ -19,13 +19,13 @@ import json
 import numpy as np
 
 from driftlab.distributions import GaussianMixture
+from driftlab.spacetime.oracles import hyperbolic_problem
 from driftlab.spacetime import (
     GaussianMixturePosterior,
     VPLogLinear,
     best_geodesic,
     curve_energy,
     curve_length,
-    gaussian_spacetime_distance,
     geodesic,
     ode_tent_curve,
     probability_flow_path,
@@ -107,14 +107,7 @@ def hyperbolic_convergence(quick: bool = False) -> list[dict]:
     rows = []
     counts = (9, 17, 33) if quick else (9, 17, 33, 65, 129)
     for D in (1, 2, 8):
-        rng = np.random.default_rng(D)
-        post = GaussianMixturePosterior(GaussianMixture(np.zeros((1, D)), 1.0))
-        if D == 1:
-            za, zb = np.array([-0.5, 4.0]), np.array([0.5, 4.0])
-        else:
-            za = np.r_[rng.normal(scale=0.4, size=D), 3.0]
-            zb = np.r_[rng.normal(scale=0.4, size=D), 2.0]
-        exact = gaussian_spacetime_distance(za, zb)
+        post, za, zb, exact = hyperbolic_problem(D)
         _, table = best_geodesic(post, za, zb, n_points=counts, inits=("straight",))
         for r in table:
             rows.append({"D": D, "n_points": r["n_points"], "length": r["length"],

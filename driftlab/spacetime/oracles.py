@@ -21,7 +21,8 @@ import numpy as np
 
 from driftlab._validation import check_positive
 
-__all__ = ["gaussian_posterior_params", "gaussian_spacetime_distance", "gaussian_geodesic_max_u"]
+__all__ = ["gaussian_posterior_params", "gaussian_spacetime_distance", "gaussian_geodesic_max_u",
+           "hyperbolic_problem"]
 
 
 def _pt(z: Any, name: str, dim: int | None = None) -> np.ndarray:
@@ -78,3 +79,26 @@ def gaussian_geodesic_max_u(z_a: Any, z_b: Any, mean: Any = 0.0, variance: float
     c = (w * w + ub * ub - ua * ua) / (2 * w)  # centre, measured from a along the line to b
     r = math.hypot(c, ua)
     return r if 0.0 <= c <= w else max(ua, ub)
+
+
+def hyperbolic_problem(dim: int):
+    """The standard test problem that carries its exact solution (diffrax style).
+
+    Data N(0, I_D); D = 1 uses the brief's endpoints y = -/+0.5 at lambda = 4 (exact length
+    4.750977...); D > 1 uses seeded endpoints (y ~ N(0, 0.4^2 I) at lambda = 3 and 2).
+
+    Returns
+    -------
+    (posterior, z_a, z_b, exact_length)
+    """
+    from driftlab.distributions import GaussianMixture
+    from driftlab.spacetime.posterior import GaussianMixturePosterior
+
+    rng = np.random.default_rng(dim)
+    post = GaussianMixturePosterior(GaussianMixture(np.zeros((1, dim)), 1.0))
+    if dim == 1:
+        za, zb = np.array([-0.5, 4.0]), np.array([0.5, 4.0])
+    else:
+        za = np.r_[rng.normal(scale=0.4, size=dim), 3.0]
+        zb = np.r_[rng.normal(scale=0.4, size=dim), 2.0]
+    return post, za, zb, gaussian_spacetime_distance(za, zb)
