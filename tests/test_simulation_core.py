@@ -178,7 +178,7 @@ def test_cli_simulate_runs_and_resumes(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.parametrize("kname", ["gaussian", "laplace"])
 def test_cuda_float32_run_matches_cpu_float64(kname):
-    # auto backend on CUDA: sdpa (Gaussian) / triton (Laplace); float32 round-off ~1e-7 per
+    # auto backend on CUDA: triton (both kernels; sdpa without triton); float32 round-off ~1e-7 per
     # step in positions of size 1, 10 steps, field Lipschitz ~1 -> 1e-5 is a safe bound
     x, y, _ = torus_mode_problem(1024, 1024, 1, mode=(3,), eps=0.05, layout="grid")
     base = dict(kernel=kname, scale=0.05, step=0.5, n_steps=10, period=1.0, modes=[[3]], obs_points=64)

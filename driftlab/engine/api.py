@@ -86,12 +86,13 @@ def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool
                    period: float | None = None, wrap: str = "lattice", images: int = 1) -> str:
     """The automatic backend choice (documented rule, no timing).
 
-    ``sdpa`` for the Gaussian when neither the normaliser nor a self-mask nor a
-    minimum-image torus is needed (CPU: above :data:`AUTO_DENSE_PAIRS` pairs); otherwise on
-    CUDA ``triton`` for float32 and a supported kernel (no minimum image), else ``torch``;
-    on the CPU ``dense`` for at most :data:`AUTO_DENSE_PAIRS` pairs, else ``torch``. (On
-    the CPU the fused flash-attention kernel was 5-11x the dense baseline in
-    ``benchmarks/bench_engine.py``; the chunked torch path ~1-2.5x.)
+    On CUDA: ``triton`` for float32 tensors and a supported kernel (not on a minimum-image
+    torus), else ``sdpa`` for the Gaussian when neither the normaliser nor a self-mask is
+    needed (float32), else ``torch``. On the CPU: ``sdpa`` for such Gaussian calls above
+    :data:`AUTO_DENSE_PAIRS` pairs, ``dense`` for at most that many pairs, else ``torch``. (In
+    ``benchmarks/bench_engine.py`` at N = M = 2^14, d = 2, one CPU thread: flash attention
+    5.2x the dense baseline, chunked torch 3.5-4.1x; on an H100 at 2^16 the Triton kernel
+    19-42x, ``sdpa`` (float32: memory-efficient kernel) 3.4x, chunked torch 1x.)
     """
     from driftlab.kernels import Gaussian
 
@@ -100,15 +101,15 @@ def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool
     cuda = B.is_torch(x) and x.device.type == "cuda"  # (CUDA fused attention: float32 only)
     sdpa_ok = isinstance(kernel, Gaussian) and not need_log_total and not mask_self and not (
         period is not None and wrap == "minimum_image") and not (cuda and str(x.dtype) != "torch.float32")
-    if sdpa_ok and (cuda or n * m * imgs > AUTO_DENSE_PAIRS):
-        return "sdpa"
     if cuda:
         if _triton_importable() and str(x.dtype) == "torch.float32" and not (period is not None and wrap == "minimum_image"):
             from driftlab.engine._triton import kernel_code
 
             if kernel_code(kernel) is not None:
                 return "triton"
-        return "torch"
+        return "sdpa" if sdpa_ok else "torch"
+    if sdpa_ok and n * m * imgs > AUTO_DENSE_PAIRS:
+        return "sdpa"
     return "dense" if n * m * imgs <= AUTO_DENSE_PAIRS else "torch"
 
 
@@ -201,6 +202,9 @@ def _core_impl(x, y, kernel, log_weights, mask_self, period, wrap, images, backe
         if need_log_total or mask_self or period_core is not None:
             raise ValueError("backend='sdpa' computes the mean shift only: no log_total, mask_self or "
                              "minimum-image torus")
+        if xt.device.type == "cuda" and xt.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise ValueError(f"backend='sdpa' on CUDA needs float32 tensors (the fused attention kernels have "
+                             f"no {xt.dtype}); use backend='torch' for float64")
         lse, shift = None, sdpa_shift(kernel, xt, yt, lwt)
     elif backend == "triton":
         if period_core is not None:
