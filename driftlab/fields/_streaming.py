@@ -75,7 +75,11 @@ class RowAccumulator:
         new = o.maximum(self.mx, o.max(logw, axis=1))
         safe = o.where(o.isfinite(new), new, self.s * 0.0)
         scale = o.exp(self.mx - safe)
-        w = o.exp(logw - safe[:, None])
+        # floor the exponent so that exp never returns a subnormal or zero: on x86 that leaves
+        # the vectorised path (5-12x slower per element). A floored term is ~1.6 tiny against a
+        # largest term of 1 -- far below round-off; empty rows are told by their maximum.
+        w = o.exp(o.clip_min(logw - safe[:, None], math.log(o.finfo(self.s).tiny) + 0.5))
+        w = o.where(o.isfinite(new)[:, None], w, w * 0.0)  # rows with no finite logit yet stay empty
         self.s = self.s * scale + o.sum(w, axis=1)
         self.acc = self.acc * scale[:, None] + o.weighted_rows(w, vec)
         if self.moments:
