@@ -40,7 +40,7 @@ def default_tiles(device_type: str) -> tuple[int, int]:
     return CPU_TILE_ROWS, CPU_TILE_COLS
 
 
-def _logits(kernel, xb, yb, y2b, x2b, out, period, distance, need_disp, scratch=None):
+def _logits(kernel, xb, yb, y2b, x2b, out, period, distance, need_disp, scratch=None, ytb=None):
     """Fill ``out`` (rows, cols) with log k(x_i, y_j); return displacement stack or None."""
     torch = B.torch()
     from driftlab.kernels import Gaussian, Laplace
@@ -55,7 +55,9 @@ def _logits(kernel, xb, yb, y2b, x2b, out, period, distance, need_disp, scratch=
             disp = torch.empty((d,) + tuple(out.shape), dtype=out.dtype, device=out.device)
         for k in range(d):
             tmp = disp[k] if need_disp else (out if k == 0 else (scratch if scratch is not None else torch.empty_like(out)))
-            torch.sub(yb[None, :, k], xb[:, k, None], out=tmp)
+            # ytb: the tile's coordinates stored (d, cols), so each coordinate row is contiguous
+            # (a strided column of yb costs a cache line per element: 10x slower at d = 32)
+            torch.sub((ytb[k] if ytb is not None else yb[:, k])[None, :], xb[:, k, None], out=tmp)
             if period is not None:
                 tmp.sub_(torch.round(tmp * (1.0 / period)).mul_(period))
             if k == 0 and not need_disp:
@@ -103,6 +105,7 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
         c = y.mean(dim=0)
         xc, yc = x - c, y - c
     need_disp = period is not None
+    yct = yc.T.contiguous() if distance == "direct" else None
     # [y | 1] stored transposed: the per-tile product is acc^T += ya^T @ P^T, a (d+1) x cols by
     # cols x rows GEMM -- 5x faster on the CPU than P @ ya, whose output has only d + 1 columns
     # (0.25 vs 1.34 ns per pair, one thread; benchmarks/bench_engine.py)
@@ -135,7 +138,8 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
             disp = _logits(kernel, xb, yc[j0:j1], None if y2 is None else y2[j0:j1],
                            None if x2 is None else x2[i0:i1] if rows is None else x2[rows],
                            out, period, distance, need_disp,
-                           None if scratch is None else scratch[:nb, : j1 - j0] if nb <= bn else None)
+                           None if scratch is None else scratch[:nb, : j1 - j0] if nb <= bn else None,
+                           None if yct is None else yct[:, j0:j1])
             if lw is not None:
                 out.add_(lw[None, j0:j1])
             if mask_self:
