@@ -220,7 +220,7 @@ TRITON_SCRIPT = textwrap.dedent("""
     from driftlab.kernels import Gaussian, Laplace, Matern, InverseMultiquadric
     rng = np.random.default_rng(0)
     worst = 0.0
-    for d, method in ((1, "fma"), (3, "fma"), (3, "dot")):
+    for d, method in ((1, "fma"), (3, "fma"), (8, "fma"), (3, "dot")):
         x = rng.normal(size=(70, d)) + 4.0
         x[:3] += 40.0  # far-field rows (fixed-reference underflow -> online fallback)
         y = 1.2 * rng.normal(size=(90, d)) + 4.3

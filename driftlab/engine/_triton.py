@@ -126,43 +126,42 @@ def _kernel_sums(X, YA, LW, OUT_C, OUT_L, n, m, MB, p0, p1, c0, c1, c2,
 
 
 @triton.jit
+def _coord_diff(X, YA, rows, cols, rmask, cmask, K: tl.constexpr, BLOCK_D: tl.constexpr, MASKED: tl.constexpr):
+    """(BLOCK_M, BLOCK_N) differences y_jK - x_iK of coordinate K (rows of X, YA: BLOCK_D wide)."""
+    if MASKED:
+        yk = tl.load(YA + cols * BLOCK_D + K, mask=cmask, other=0.0)
+    else:
+        yk = tl.load(YA + cols * BLOCK_D + K)
+    return yk[None, :] - tl.load(X + rows * BLOCK_D + K, mask=rmask, other=0.0)[:, None]
+
+
+@triton.jit
 def _fma_tile(X, YA, LW, rows, cols, rmask, cmask, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
               D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
               MASK_SELF: tl.constexpr, MASKED: tl.constexpr):
     """One (BLOCK_M, BLOCK_N) tile of the fixed-reference sums, accumulated elementwise."""
-    if MASKED:
-        yk = tl.load(YA + cols * BLOCK_D, mask=cmask, other=0.0)
-    else:
-        yk = tl.load(YA + cols * BLOCK_D)
-    d0 = yk[None, :] - tl.load(X + rows * BLOCK_D, mask=rmask, other=0.0)[:, None]
+    d0 = _coord_diff(X, YA, rows, cols, rmask, cmask, 0, BLOCK_D, MASKED)
     r2 = d0 * d0
     if D > 1:
-        yk = tl.load(YA + cols * BLOCK_D + 1, mask=cmask, other=0.0) if MASKED else tl.load(YA + cols * BLOCK_D + 1)
-        d1 = yk[None, :] - tl.load(X + rows * BLOCK_D + 1, mask=rmask, other=0.0)[:, None]
+        d1 = _coord_diff(X, YA, rows, cols, rmask, cmask, 1, BLOCK_D, MASKED)
         r2 += d1 * d1
     if D > 2:
-        yk = tl.load(YA + cols * BLOCK_D + 2, mask=cmask, other=0.0) if MASKED else tl.load(YA + cols * BLOCK_D + 2)
-        d2 = yk[None, :] - tl.load(X + rows * BLOCK_D + 2, mask=rmask, other=0.0)[:, None]
+        d2 = _coord_diff(X, YA, rows, cols, rmask, cmask, 2, BLOCK_D, MASKED)
         r2 += d2 * d2
     if D > 3:
-        yk = tl.load(YA + cols * BLOCK_D + 3, mask=cmask, other=0.0) if MASKED else tl.load(YA + cols * BLOCK_D + 3)
-        d3 = yk[None, :] - tl.load(X + rows * BLOCK_D + 3, mask=rmask, other=0.0)[:, None]
+        d3 = _coord_diff(X, YA, rows, cols, rmask, cmask, 3, BLOCK_D, MASKED)
         r2 += d3 * d3
     if D > 4:
-        yk = tl.load(YA + cols * BLOCK_D + 4, mask=cmask, other=0.0) if MASKED else tl.load(YA + cols * BLOCK_D + 4)
-        d4 = yk[None, :] - tl.load(X + rows * BLOCK_D + 4, mask=rmask, other=0.0)[:, None]
+        d4 = _coord_diff(X, YA, rows, cols, rmask, cmask, 4, BLOCK_D, MASKED)
         r2 += d4 * d4
     if D > 5:
-        yk = tl.load(YA + cols * BLOCK_D + 5, mask=cmask, other=0.0) if MASKED else tl.load(YA + cols * BLOCK_D + 5)
-        d5 = yk[None, :] - tl.load(X + rows * BLOCK_D + 5, mask=rmask, other=0.0)[:, None]
+        d5 = _coord_diff(X, YA, rows, cols, rmask, cmask, 5, BLOCK_D, MASKED)
         r2 += d5 * d5
     if D > 6:
-        yk = tl.load(YA + cols * BLOCK_D + 6, mask=cmask, other=0.0) if MASKED else tl.load(YA + cols * BLOCK_D + 6)
-        d6 = yk[None, :] - tl.load(X + rows * BLOCK_D + 6, mask=rmask, other=0.0)[:, None]
+        d6 = _coord_diff(X, YA, rows, cols, rmask, cmask, 6, BLOCK_D, MASKED)
         r2 += d6 * d6
     if D > 7:
-        yk = tl.load(YA + cols * BLOCK_D + 7, mask=cmask, other=0.0) if MASKED else tl.load(YA + cols * BLOCK_D + 7)
-        d7 = yk[None, :] - tl.load(X + rows * BLOCK_D + 7, mask=rmask, other=0.0)[:, None]
+        d7 = _coord_diff(X, YA, rows, cols, rmask, cmask, 7, BLOCK_D, MASKED)
         r2 += d7 * d7
     if KIND == 0:
         logit = r2 * (-p0)
