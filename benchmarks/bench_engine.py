@@ -2,7 +2,8 @@
 
 Baseline (same process, same inputs): the dense path of the public ports --
 ``torch.cdist`` -> ``softmax`` -> ``@ y`` on the full N x M matrix, float32. Engine backends:
-``torch`` (chunked), ``sdpa`` (Gaussian only), ``triton`` (CUDA only). One "evaluation" is
+``torch`` (chunked), ``compiled`` (chunked with tiles fused by torch.compile; CPU rows, warm-up
+call compiles), ``sdpa`` (Gaussian only), ``triton`` (CUDA only). One "evaluation" is
 the mean shift of M references at N queries; pairs/s = N M / (best wall time).
 
 Peak memory: CUDA -- ``torch.cuda.max_memory_allocated`` minus the inputs; CPU -- peak
@@ -185,6 +186,8 @@ def main(argv=None) -> int:
                     cases["dense"] = lambda: dense_baseline(x, y, kname, kern.length_scale)
                 if not (dev == "cuda" and lg > 18):  # (the chunked torch path: ~5e10 pairs/s on an H100)
                     cases["torch"] = lambda: kernel_sums(x, y, kern, backend="torch").shift
+                if dev == "cpu" and d <= 8:  # tiles fused by torch.compile (opt-in backend; compiles at warm-up)
+                    cases["compiled"] = lambda: kernel_sums(x, y, kern, backend="compiled").shift
                 if d >= 8:  # inner-product distances: faster in high d, r^2 error ~eps*R^2 (see engine docs)
                     cases["torch_expand"] = lambda: kernel_sums(x, y, kern, backend="torch", distance="expand").shift
                 if kname == "gaussian":
@@ -219,7 +222,7 @@ def main(argv=None) -> int:
                           f"peak {mem / 2**20:9.1f} MiB", flush=True)
     summary = {}
     for kname in names:
-        for backend in ("torch", "sdpa", "triton"):
+        for backend in ("torch", "compiled", "sdpa", "triton"):
             pts = [(r["n"], r["peak_bytes"]) for r in rows
                    if r.get("backend") == backend and r["kernel"] == kname and r["d"] == 2 and "error" not in r
                    and r["peak_bytes"] > 0]

@@ -299,3 +299,33 @@ def test_triton_autotuned_launch_on_cuda(d):
                           torch.tensor(y, dtype=torch.float32, device="cuda"), kern, backend="triton")
         assert_close(out.shift.cpu().numpy(), ref.shift, atol=3e-4, what="autotuned triton shift")  # see _tol
         assert_close(out.log_total.cpu().numpy(), ref.log_total, atol=3e-4, what="autotuned triton log_total")
+
+
+def _compiler_works() -> bool:
+    import shutil
+
+    return shutil.which("cc") is not None or shutil.which("gcc") is not None
+
+
+@pytest.mark.skipif(not _compiler_works(), reason="backend='compiled' needs Inductor's C++ compiler")
+@pytest.mark.parametrize("kname", ["gaussian", "laplace"])
+def test_compiled_backend_matches_dense(kname):
+    # float64 through the fused tiles: the same sums as the dense reference up to summation
+    # order (~1e-13 for sums of ~1e3 O(1) terms; 1e-10 leaves margin, see _tol); far rows
+    # (x + 40) underflow the fixed reference and go through the eager online fallback.
+    kern = KERNELS[kname]
+    x, y = _data(5, 300, 400, 2)
+    x[:3] += 40.0
+    lw = np.random.default_rng(2).normal(size=400)
+    for log_w in (None, lw):
+        ref = kernel_sums(x, y, kern, log_weights=log_w, backend="dense")
+        out = kernel_sums(torch.tensor(x), torch.tensor(y), kern, backend="compiled", tile_rows=128, tile_cols=256,
+                          log_weights=None if log_w is None else torch.tensor(log_w))
+        assert_close(out.shift.numpy(), ref.shift, atol=1e-10, what="compiled shift")
+        assert_close(out.log_total.numpy(), ref.log_total, atol=1e-10, rtol=1e-13, what="compiled log_total")
+    ref = kernel_sums(x, x, kern, mask_self=True, backend="dense")
+    out = kernel_sums(torch.tensor(x), torch.tensor(x), kern, mask_self=True, backend="compiled", tile_rows=128,
+                      tile_cols=256)
+    assert_close(out.shift.numpy(), ref.shift, atol=1e-10, what="compiled mask_self shift")
+    with pytest.raises(ValueError, match="compiled"):
+        kernel_sums(torch.tensor(x), torch.tensor(y), Matern(1.5, 0.5), backend="compiled")

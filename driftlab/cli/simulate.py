@@ -31,7 +31,7 @@ import click
               help="periodisation (default: lattice for d <= 2)")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--backend", type=click.Choice(["auto", "dense", "torch", "sdpa", "triton"]), default="auto",
+@click.option("--backend", type=click.Choice(["auto", "dense", "torch", "compiled", "sdpa", "triton"]), default="auto",
               show_default=True)
 @click.option("--threads", type=int, default=None, help="torch intra-op threads")
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -78,14 +78,15 @@ def _logits(kernel, xb, yb, y2b, x2b, out, period, distance, need_disp, scratch=
 
 
 def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
-               tile_rows=None, tile_cols=None, distance="auto"):
+               tile_rows=None, tile_cols=None, distance="auto", compiled=False):
     """``(log_total, shift)`` for torch tensors ``x`` (n, d), ``y`` (m, d), same dtype/device.
 
     ``period``: minimum-image displacements on the torus ``[0, L)^d`` (direct differences).
     ``distance``: ``"direct"`` (exact differences), ``"expand"`` (``|x|^2 + |y|^2 - 2 x.y``
     on centred data: faster for large d, absolute error ~ eps * R^2 in r^2) or ``"auto"``
     (direct for d <= 8 or non-squared-distance kernels, expand otherwise; always direct on
-    a torus).
+    a torus). ``compiled``: fuse each tile of the fast pass with ``torch.compile``
+    (:mod:`driftlab.engine._compiled`; Gaussian/Laplace, direct distances, no torus).
     """
     torch = B.torch()
     n, d = x.shape
@@ -106,6 +107,13 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
         xc, yc = x - c, y - c
     need_disp = period is not None
     yct = yc.T.contiguous() if distance == "direct" else None
+    if compiled:
+        from driftlab.engine import _compiled
+
+        if not _compiled.supported(kernel) or period is not None or distance != "direct":
+            raise ValueError("compiled tiles support the Gaussian and Laplace kernels with direct distances "
+                             "in R^d (no torus)")
+        xct = xc.T.contiguous()
     # [y | 1] stored transposed: the per-tile product is acc^T += ya^T @ P^T, a (d+1) x cols by
     # cols x rows GEMM -- 5x faster on the CPU than P @ ya, whose output has only d + 1 columns
     # (0.25 vs 1.34 ns per pair, one thread; benchmarks/bench_engine.py)
@@ -134,6 +142,10 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
         out_full = buf if nb <= bn else torch.empty((nb, bt), dtype=x.dtype, device=x.device)
         for j0 in range(0, m, bt):
             j1 = min(j0 + bt, m)
+            if compiled and not online:
+                acc_t.add_(_compiled.tile_sums(kernel, xct[:, i0:i1], yct[:, j0:j1], ya_t[:, j0:j1],
+                                               None if lw is None else lw[j0:j1], floor, i0 - j0, mask_self))
+                continue
             out = out_full[:nb, : j1 - j0]
             disp = _logits(kernel, xb, yc[j0:j1], None if y2 is None else y2[j0:j1],
                            None if x2 is None else x2[i0:i1] if rows is None else x2[rows],

@@ -13,6 +13,9 @@ which :func:`kernel_sums` computes with one of several backends:
 
 ``"dense"``   float64 numpy, materialises the (n, m) block: the reference (small sizes).
 ``"torch"``   chunked torch (CPU/CUDA), 2-D tiles, never n x m; any radial kernel.
+``"compiled"`` the same with each tile fused by ``torch.compile`` (Gaussian, Laplace; needs
+              Inductor's C++ compiler on the CPU; the first call per tile shape compiles:
+              opt-in, never chosen by ``"auto"``).
 ``"sdpa"``    Gaussian only: fused ``scaled_dot_product_attention`` (centred data, |y|^2
               folded into an extra key coordinate); mean shift only, no self-mask.
 ``"triton"``  float32 CUDA kernel (CPU via ``TRITON_INTERPRET=1``) for Gaussian, Laplace,
@@ -41,7 +44,7 @@ from driftlab._validation import check_int, check_points, check_positive, check_
 __all__ = ["KernelSums", "BACKENDS", "WRAPS", "available_backends", "select_backend", "kernel_sums",
            "mean_shift", "drift"]
 
-BACKENDS = ("auto", "dense", "torch", "sdpa", "triton")
+BACKENDS = ("auto", "dense", "torch", "compiled", "sdpa", "triton")
 WRAPS = ("lattice", "minimum_image")
 #: the automatic choice uses the dense float64 reference up to this many pairs on the CPU
 AUTO_DENSE_PAIRS = 2**16
@@ -189,10 +192,11 @@ def _core_impl(x, y, kernel, log_weights, mask_self, period, wrap, images, backe
     lwt = None
     if log_weights is not None:
         lwt = torch.from_numpy(np.ascontiguousarray(log_weights)) if is_np else log_weights
-    if backend == "torch":
+    if backend in ("torch", "compiled"):
         from driftlab.engine._torch import torch_sums
 
-        lse, shift = torch_sums(kernel, xt, yt, lwt, mask_self, period_core, tile_rows, tile_cols, distance)
+        lse, shift = torch_sums(kernel, xt, yt, lwt, mask_self, period_core, tile_rows, tile_cols, distance,
+                                compiled=backend == "compiled")
     elif backend == "sdpa":
         from driftlab.engine._sdpa import sdpa_shift
         from driftlab.kernels import Gaussian
@@ -289,7 +293,7 @@ def kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, mask_self: b
         Periodisation (see the module docstring).
     images : int
         Lattice images per direction for ``wrap="lattice"`` (default 1: all images within L).
-    backend : {"auto", "dense", "torch", "sdpa", "triton"}
+    backend : {"auto", "dense", "torch", "compiled", "sdpa", "triton"}
     tile_rows, tile_cols : int, optional
         Tile sizes of the torch backend.
     distance : {"auto", "direct", "expand"}
