@@ -6,7 +6,7 @@ PYTEST_WORKERS ?= 2
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: install repro repro-quick test test-slow test-gpu bench
+.PHONY: install repro repro-quick test test-slow test-gpu gpu-session bench
 
 # torch: a loose requirement (torch>=2.2) in pyproject; if torch is missing we ask for the
 # pinned 2.13.0, which pip takes from the local CPU wheel where one lies on disk instead of
@@ -29,6 +29,10 @@ test-slow: install
 
 test-gpu: install
 	$(PY) -m pytest -q -m "gpu"
+
+# on a lent GPU machine (no install there: nothing can be downloaded): tests + benchmarks
+gpu-session:
+	bash benchmarks/gpu_session.sh
 
 bench: install
 	$(PY) benchmarks/bench_drift.py --quick
