@@ -309,18 +309,6 @@ def _base2(kind, p0, p1):
     return p0, p1  # kind 2 converts inside (log2 of the polynomial, z log2 e)
 
 
-def default_expand(kind: int, d: int) -> bool:
-    """Direct differences unless asked: the expansion is opt-in (``expand=True``).
-
-    Its r^2 error is ~ eps32 (|x - c|^2 + |y - c|^2) about the reference mean c, so it
-    grows with a query's distance from the data, not with r: on an H100 it lifted the
-    Gaussian d = 8 rate from 5.3e11 to 6.2e11 pairs/s, and it put a 1e-3 error on the shifts
-    of queries 40 units from the data in d = 8 (tests/test_engine_backends.py), which the
-    direct kernels compute to 1e-5. Speed does not buy a silent loss of accuracy here.
-    """
-    return False
-
-
 def _prepare(x, y, d):
     torch = B.torch()
     n, m = x.shape[0], y.shape[0]
@@ -372,7 +360,7 @@ def _launch_fma(xa, ya, block_d, d, lw2, code, mask_self, block_m, block_n):
 
 
 def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, block_n=None,
-                expand=None, precision="tf32x3", method="auto"):
+                expand=False, precision="tf32x3", method="auto"):
     """``(log_total, shift)`` for float32 tensors (CUDA, or CPU under the interpreter).
 
     ``method``: ``"fma"`` -- fixed-reference sums on the FMA units (d <= 8; rows whose
@@ -380,7 +368,11 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
     by the online kernel); ``"dot"`` -- online softmax with the weighted sum on the tensor
     cores (any d); ``"auto"`` -- ``fma`` for d <= 4 unless ``expand``, else ``dot``.
     Block sizes: autotuned on a GPU unless given; small fixed blocks under the interpreter.
-    ``expand``: inner-product distances in the ``dot`` kernel (opt-in, see :func:`default_expand`);
+    ``expand``: inner-product distances ``|x|^2 + |y|^2 - 2 x.y`` in the ``dot`` kernel, opt-in:
+    their r^2 error ~ eps32 (|x - c|^2 + |y - c|^2) about the reference mean c grows with a
+    query's distance from the data, not with r (on an H100 it lifted the Gaussian d = 8 rate
+    from 5.3e11 to 6.2e11 pairs/s, and put a 1e-3 error on the shifts of queries 40 units from
+    the data in d = 8, which the direct kernels compute to 1e-5);
     ``precision``: its ``tl.dot`` input precision ("tf32x3": float32 accuracy on the tensor
     cores; "ieee": FMA units; "tf32": ~1e-3 relative, not for reference results).
     """
@@ -397,8 +389,6 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
     code = (kind, p0, p1, *code[3:])
     d = x.shape[1]
     m = y.shape[0]
-    if expand is None:
-        expand = default_expand(kind, d)
     if expand and kind not in (0, 3):
         raise ValueError("expand=True needs a squared-distance profile (Gaussian or inverse multiquadric)")
     if method == "auto":
@@ -442,4 +432,4 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
     return out_l, shift
 
 
-__all__ = ["default_expand", "kernel_code", "triton_sums"]
+__all__ = ["kernel_code", "triton_sums"]
