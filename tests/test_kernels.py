@@ -301,3 +301,20 @@ def test_matern_general_order_keeps_float32():
     for kern in (Matern(1.2, 1.0), Matern(0.7, 1.0), Matern(80.0, 1.0)):
         assert kern.log_profile(r).dtype == np.float32
         assert kern.dlog_profile(r).dtype == np.float32
+
+
+@pytest.mark.parametrize("nu", [2.5, 40.5, 1e6])
+@pytest.mark.parametrize("dim", [1, 3])
+def test_matern_fourier_matches_mpmath_at_small_k(nu, dim):
+    # Oracle: (1 + l^2 k^2 / (2 nu))^-(nu + d/2) at 40 digits. The float64 form exp(-(nu + d/2)
+    # log1p(x)) is exact to ~eps * (1 + |exponent|) relative (|exponent| <= 20 here), so 1e-13
+    # is round-off with margin; the naive (1 + x)^-p was off by 6e-11 at nu = 1e6, k = 2^-8.
+    import mpmath as mp
+
+    mp.mp.dps = 40
+    ell = 1.3
+    for k in (2.0**-8, 1e-3, 0.5, 3.0):
+        x = mp.mpf(ell) ** 2 * mp.mpf(k) ** 2 / (2 * mp.mpf(nu))
+        want = float((1 + x) ** (-(mp.mpf(nu) + mp.mpf(dim) / 2)))
+        got = float(Matern(nu, ell).fourier(k, dim))
+        assert abs(got - want) <= 1e-13 * want, (nu, dim, k, got, want, got - want)
