@@ -60,6 +60,22 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+#: keys that hold wall-clock measurements: :func:`without_timings` drops them from figure data
+TIMING_KEYS = frozenset({"seconds", "elapsed_s", "wall_s"})
+
+
+def without_timings(obj: Any) -> Any:
+    """``obj`` with every mapping key in :data:`TIMING_KEYS` removed, recursively.
+
+    Figure data must be byte-stable across runs; wall-clock times belong in benchmark output.
+    """
+    if isinstance(obj, Mapping):
+        return {k: without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, (list, tuple)):
+        return [without_timings(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as sorted, indented JSON (numpy scalars/arrays converted; inf as a string)."""
     # allow_nan=False: never emit the non-standard NaN / Infinity tokens

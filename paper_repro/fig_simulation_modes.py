@@ -19,7 +19,7 @@ TITLE = "Particle mode decay vs spectral rates lambda(k) (Gaussian/Laplace, 1-D/
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     from analysis.simulation_modes import n_needed, rate_curve
-    from driftlab._io import save_figure, write_csv, write_json
+    from driftlab._io import save_figure, without_timings, write_csv, write_json
     from driftlab.kernels import make_kernel
     from driftlab.plotting import figure
     from driftlab.spectral import euler_rate, rate
@@ -70,9 +70,9 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     ax.set_ylabel("measured / theory")
     ax.set_title(f"Laplace 1-D iid, mode 3, eps = 0.1\nN needed (all seeds within 2 %): paired {noise['n_needed']}, single {noise['n_needed_raw']}",
                  fontsize=7)
-    rows = [r for v in curves.values() for r in v] + noise["rows"]
+    rows = without_timings([r for v in curves.values() for r in v] + noise["rows"])  # byte-stable
     pdf = save_figure(fig, out_dir / "simulation_modes.pdf")
-    js = write_json(out_dir / "simulation_modes.json", {"quick": quick, "rows": rows, "per_n": noise["per_n"],
+    js = write_json(out_dir / "simulation_modes.json", {"quick": quick, "rows": rows, "per_n": without_timings(noise["per_n"]),
                                                         "n_needed": noise["n_needed"],
                                                         "n_needed_raw": noise["n_needed_raw"], "tol": noise["tol"]})
     cols = ["kernel", "dim", "mode", "k", "n", "layout", "seed", "eta", "wrap", "lambda", "lambda_step",

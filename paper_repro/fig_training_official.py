@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.training_official import PUBLISHED_LOSS, load_cached, run_official
-from driftlab._io import write_csv, write_json
+from driftlab._io import without_timings, write_csv, write_json
 from driftlab.plotting import figure, plt, save_figure
 
 NAME = "training-official"
@@ -65,8 +65,8 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         ax.set(aspect="equal", title=f"generated (orange), W2 {f['w2']:.3f}")
     out = Path(out_dir)
     paths = [save_figure(fig, out / "training_official.pdf"),
-             write_json(out / "training_official.json", {"quick": quick, "table": table, "runs": runs}),
-             write_csv(out / "training_official.csv", table)]
+             write_json(out / "training_official.json", without_timings({"quick": quick, "table": table, "runs": runs})),
+             write_csv(out / "training_official.csv", without_timings(table))]
     plt.close(fig)
     return paths
 

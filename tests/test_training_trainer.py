@@ -132,6 +132,7 @@ def test_sinkhorn_drift_covers_all_modes_where_kernel_drift_collapses():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~8 min on 2 quiet cores; over the default 600 s on a loaded machine
 @pytest.mark.parametrize("data", ["swiss-roll", "checkerboard"])
 def test_official_toy_reproduction(data):
     """science.md section 8 (sanity range, not a target): final loss ~1.6e-5 / ~3.6e-5.
