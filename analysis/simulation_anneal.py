@@ -33,8 +33,21 @@ from driftlab.simulation import SimulationConfig, run_simulation
 from driftlab.spectral.schedules import ConstantSchedule, ExponentialSchedule
 from driftlab.spectral.timescales import admissible_rate, best_fixed_bandwidth, convergence_time
 
-__all__ = ["ladder", "quantile_target_1d", "displaced_target", "convergence_time_measured", "euler_time",
-           "compare_schedules"]
+__all__ = [
+    "EPS_GRID",
+    "choose_eps",
+    "compare_schedules",
+    "convergence_time_measured",
+    "default_s0",
+    "displaced_target",
+    "euler_time",
+    "ladder",
+    "noise_floor",
+    "quantile_target_1d",
+]
+
+#: Tolerances the finite-N sweep may choose from (smallest one above the noise-floor margin).
+EPS_GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
 
 def ladder(k_max: int) -> list[int]:
@@ -99,13 +112,69 @@ def euler_time(kernel, kmods, eps, schedule, eta, dim, t_max) -> float:
     return math.inf
 
 
-def _run(kernel, schedule_kw, x, y, modes_int, dim, eta, t_max, wrap, backend, eps):
+def default_s0(kernel: str, dim: int, k1: float = 2 * math.pi, wrap: str = "lattice",
+               trunc: float = 0.005) -> float:
+    """Coarse initial/fixed bandwidth: the rate peak of the lowest mode ``k1`` (Gaussian: sqrt(2)/k1).
+
+    With ``wrap="minimum_image"`` it is also capped where the kernel's value at the box face
+    (distance 1/2 on the unit torus) equals ``trunc`` (Gaussian s = 0.153, Laplace tau = 0.094), so
+    the minimum-image truncation changes the spectrum by <~ trunc.
+    """
+    kern = make_kernel(kernel, 1.0)
+    s = math.sqrt(2.0) / k1 if kernel == "gaussian" else best_fixed_bandwidth(kern, [k1], dim)[0]
+    if wrap == "minimum_image":
+        cap = {"gaussian": 0.5 / math.sqrt(2 * math.log(1 / trunc)), "laplace": 0.5 / math.log(1 / trunc)}
+        s = min(s, cap.get(kernel, s))
+    return float(s)
+
+
+def noise_floor(res, n_modes: int, late_frac: float = 1 / 3, predicted_rel=None, done_below: float = 0.05) -> dict:
+    """Plateau of the mode errors late in a run (median over the last ``late_frac`` of the records).
+
+    ``predicted_rel`` (optional, shape (n_modes,)): the linear theory's relative amplitude of
+    each mode at the start of the late window. Only modes predicted to have decayed below
+    ``done_below`` count towards the floor (a mode still decaying there says nothing about the
+    floor: its late value would overstate it); without it every mode counts.
+
+    Returns ``abs`` (max over counted modes of the late median |q_hat - p_hat|), ``rel`` (max over
+    counted modes of late median / initial amplitude), ``counted`` (mode indices used),
+    ``rel_all`` (per mode) and ``n_late`` (records used).
+    """
+    amps = np.stack([res.column(f"mode{j}_abs") for j in range(n_modes)], axis=1)
+    n_late = max(1, math.ceil(late_frac * len(amps)))
+    late = np.median(amps[-n_late:], axis=0)
+    rel = late / amps[0]
+    counted = list(range(n_modes)) if predicted_rel is None else [
+        j for j in range(n_modes) if predicted_rel[j] <= done_below]
+    if not counted:
+        return {"abs": math.nan, "rel": math.nan, "counted": [], "rel_all": rel.tolist(), "n_late": n_late}
+    return {"abs": float(late[counted].max()), "rel": float(rel[counted].max()), "counted": counted,
+            "rel_all": [float(v) for v in rel], "n_late": n_late}
+
+
+def choose_eps(floor_rel: float, base: float = 0.1, margin: float = 2.0, grid=EPS_GRID) -> tuple[float, bool]:
+    """Smallest tolerance on ``grid`` that is >= ``base`` and >= ``margin`` x the relative noise floor.
+
+    Returns ``(eps, floor_limited)``; ``floor_limited`` is True when even the largest grid value
+    is below ``margin * floor_rel`` (then the largest is returned: times there are floor-dominated).
+    """
+    need = max(base, margin * floor_rel)
+    for e in sorted(grid):
+        if e >= need - 1e-12:
+            return float(e), False
+    return float(max(grid)), True
+
+
+def _run(kernel, schedule_kw, x, y, modes_int, dim, eta, t_max, wrap, backend, eps, *, dtype: str = "float64",
+         early_stop: bool = True, seed: int = 0):
     cfg = SimulationConfig(kernel=kernel, step=eta, n_steps=int(round(t_max / eta)), period=1.0, wrap=wrap,
                            modes=[list(v) for v in modes_int], obs_points=16, backend=backend, num_threads=1,
-                           **schedule_kw)
+                           dtype=dtype, seed=seed, checkpoint_every=0, **schedule_kw)
     init = {}
 
     def converged(rec):
+        if not early_stop:
+            return False
         amps = np.array([rec[f"mode{j}_abs"] for j in range(len(modes_int))])
         if not init:
             init["a0"] = amps
@@ -123,7 +192,8 @@ def compare_schedules(k_maxes, *, dim: int = 1, kernel: str = "gaussian", n: int
     rng = np.random.default_rng(seed)
     kern = make_kernel(kernel, 1.0)
     k1 = 2 * np.pi
-    s0 = s0 or math.sqrt(2.0) / k1  # the lowest mode at the Gaussian rate peak
+    # the lowest mode at its rate peak (Gaussian: sqrt(2)/k1, as before; other kernels: numerically)
+    s0 = s0 or default_s0(kernel, dim, k1)
     rows = []
     all_modes = ladder(max(k_maxes))
     r = r_frac * admissible_rate(kern, [k1], eps, s0, dim)
