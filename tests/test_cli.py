@@ -63,3 +63,11 @@ def test_write_json_is_strict_json_for_numpy_nonfinite_scalars(tmp_path):
     assert json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c))) == {
         "a": None, "b": "-inf", "c": 0.5}
     assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044  # group/other readable
+
+
+def test_without_timings_drops_wall_clock_keys_at_any_depth():
+    from driftlab._io import without_timings
+
+    data = {"rows": [{"t": 1.0, "seconds": 3.2}, {"elapsed_s": 1, "x": (2, {"wall_s": 9, "y": 3})}],
+            "seconds": 1}
+    assert without_timings(data) == {"rows": [{"t": 1.0}, {"x": [2, {"y": 3}]}]}
