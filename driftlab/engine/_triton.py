@@ -80,6 +80,28 @@ def _log2_profile(X, YA, LW, rows, cols, rmask, cmask, xt, yt, p0, p1, c0, c1, c
 
 
 @triton.jit
+def _dot_tile(X, YA, LW, rows, cols, rmask, m, dims, xt, acc, mx, p0, p1, c0, c1, c2,
+              D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
+              MASK_SELF: tl.constexpr, EXPAND: tl.constexpr, PREC: tl.constexpr, MASKED: tl.constexpr,
+              BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """One reference tile of the online softmax: rescale, add ``p @ [y | 1]``; returns (acc, max)."""
+    cmask = cols < m
+    if MASKED:
+        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :], mask=cmask[:, None], other=0.0)
+    else:
+        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :])
+    logit = _log2_profile(X, YA, LW, rows, cols, rmask, cmask, xt, yt, p0, p1, c0, c1, c2,
+                          D, BLOCK_D, KIND, HAS_LW, EXPAND, PREC, MASKED, BLOCK_M, BLOCK_N)
+    if MASK_SELF:
+        logit = tl.where(rows[:, None] != cols[None, :], logit, float("-inf"))
+    new = tl.maximum(mx, tl.max(logit, axis=1))
+    safe = tl.where(new == float("-inf"), 0.0, new)
+    p = tl.exp2(logit - safe[:, None])
+    acc = acc * tl.exp2(mx - safe)[:, None] + tl.dot(p, yt, input_precision=PREC)
+    return acc, new
+
+
+@triton.jit
 def _kernel_sums(X, YA, LW, OUT_C, OUT_L, n, m, MB, p0, p1, c0, c1, c2,
                  D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
                  MASK_SELF: tl.constexpr, EXPAND: tl.constexpr, PREC: tl.constexpr,
@@ -93,30 +115,13 @@ def _kernel_sums(X, YA, LW, OUT_C, OUT_L, n, m, MB, p0, p1, c0, c1, c2,
     acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
     m_full = (m // BLOCK_N) * BLOCK_N
     for j0 in range(0, m_full, BLOCK_N):
-        cols = j0 + tl.arange(0, BLOCK_N)
-        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :])
-        logit = _log2_profile(X, YA, LW, rows, cols, rmask, cols < m, xt, yt, p0, p1, c0, c1, c2,
-                              D, BLOCK_D, KIND, HAS_LW, EXPAND, PREC, False, BLOCK_M, BLOCK_N)
-        if MASK_SELF:
-            logit = tl.where(rows[:, None] != cols[None, :], logit, float("-inf"))
-        new = tl.maximum(mx, tl.max(logit, axis=1))
-        safe = tl.where(new == float("-inf"), 0.0, new)
-        p = tl.exp2(logit - safe[:, None])
-        acc = acc * tl.exp2(mx - safe)[:, None] + tl.dot(p, yt, input_precision=PREC)
-        mx = new
+        acc, mx = _dot_tile(X, YA, LW, rows, j0 + tl.arange(0, BLOCK_N), rmask, m, dims, xt, acc, mx,
+                            p0, p1, c0, c1, c2, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, EXPAND, PREC, False,
+                            BLOCK_M, BLOCK_N)
     if m_full < m:
-        cols = m_full + tl.arange(0, BLOCK_N)
-        cmask = cols < m
-        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :], mask=cmask[:, None], other=0.0)
-        logit = _log2_profile(X, YA, LW, rows, cols, rmask, cmask, xt, yt, p0, p1, c0, c1, c2,
-                              D, BLOCK_D, KIND, HAS_LW, EXPAND, PREC, True, BLOCK_M, BLOCK_N)
-        if MASK_SELF:
-            logit = tl.where(rows[:, None] != cols[None, :], logit, float("-inf"))
-        new = tl.maximum(mx, tl.max(logit, axis=1))
-        safe = tl.where(new == float("-inf"), 0.0, new)
-        p = tl.exp2(logit - safe[:, None])
-        acc = acc * tl.exp2(mx - safe)[:, None] + tl.dot(p, yt, input_precision=PREC)
-        mx = new
+        acc, mx = _dot_tile(X, YA, LW, rows, m_full + tl.arange(0, BLOCK_N), rmask, m, dims, xt, acc, mx,
+                            p0, p1, c0, c1, c2, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, EXPAND, PREC, True,
+                            BLOCK_M, BLOCK_N)
     s = tl.sum(tl.where(dims[None, :] == D, acc, 0.0), axis=1)  # column D accumulated the weights
     ssafe = tl.where(s > 0, s, 1.0)
     cent = acc / ssafe[:, None]
