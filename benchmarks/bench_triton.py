@@ -4,8 +4,9 @@ Measures, in one process on the GPU:
 
 1. the ceilings: the ``ex2`` (special-function unit) rate of a Triton kernel that does
    nothing else, and the float32 FMA rate -- the two numbers the pair rate is judged by;
-2. the Triton kernel-sum variants (``tl.dot`` precision "tf32x3" / "ieee" / "tf32",
-   direct vs. inner-product distances, every autotuning configuration) against
+2. the Triton kernel-sum variants (methods ``fma`` / ``dot`` / ``dot_fixed``, row-major or
+   coordinate-major distance loads, direct vs. inner-product distances, optionally every
+   autotuning configuration of ``fma``) against
    ``sdpa`` and the chunked torch path, pairs/s by ``triton.testing.do_bench`` (median);
 3. accuracy of each variant against the float64 chunked torch path on the same GPU:
    max |shift - ref| over a 4096-row subset, and the relative L2 error.
@@ -74,11 +75,15 @@ def _probe_ceilings(torch):
 
 def _variants(T, kernel_sums, kern, kname, x, y, legacy, configs):
     """name -> zero-argument callable returning the (n, d) shift."""
-    v = {"triton_fma": lambda: T.triton_sums(kern, x, y, method="fma")[1],
-         "triton_dot": lambda: T.triton_sums(kern, x, y, method="dot")[1],
-         "torch": lambda: kernel_sums(x, y, kern, backend="torch").shift}
-    if x.shape[1] > T.FMA_MAX_DIM:
-        del v["triton_fma"]
+    v = {}
+    for method in ("fma", "dot", "dot_fixed"):
+        if method == "fma" and x.shape[1] > T.FMA_MAX_DIM:
+            continue
+        for layout in ("row", "coord"):
+            name = f"triton_{method}" + ("_coord" if layout == "coord" else "")
+            v[name] = lambda method=method, layout=layout: T.triton_sums(kern, x, y, method=method,
+                                                                         layout=layout)[1]
+    v["torch"] = lambda: kernel_sums(x, y, kern, backend="torch").shift
     if kname == "gaussian":
         v["sdpa"] = lambda: kernel_sums(x, y, kern, backend="sdpa").shift
         v["triton_dot_expand"] = lambda: T.triton_sums(kern, x, y, method="dot", expand=True)[1]
@@ -120,6 +125,7 @@ def main(argv=None) -> int:
         legacy = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(legacy)
 
+    out = args.out or Path(__file__).resolve().parent / "results" / "triton_probe.json"
     ceil = _probe_ceilings(torch)
     print(f"ceilings: ex2 {ceil['ex2_per_s']:.3e}/s  fma {ceil['fma_per_s']:.3e}/s", flush=True)
     n = 2**args.log2n
@@ -150,16 +156,17 @@ def main(argv=None) -> int:
                 row = {"kernel": kname, "d": d, "n": n, "variant": name, "ms": ms, "pairs_per_s": pps,
                        "ex2_fraction": pps / ceil["ex2_per_s"], "err_max": err_max, "err_rel_l2": err_rel}
                 rows.append(row)
+                # rewritten after every row: a run cut by its time limit keeps what it measured
+                write_json(out, {"machine": machine_info(), "triton": triton.__version__,
+                                 "torch": torch.__version__, "ceilings": ceil, "rows": rows})
                 print(f"{kname:8s} d={d:2d} {name:18s} {ms:9.3f} ms {pps:10.3e} pairs/s "
                       f"({row['ex2_fraction']:.2f} of ex2)  err max {err_max:.1e} rel {err_rel:.1e}", flush=True)
             for tuned in (T._kernel_sums_fma_tuned, T._kernel_sums_tuned):
                 best = getattr(tuned, "best_config", None)
                 if best is not None:
                     print(f"  autotuned ({tuned.fn.__name__}): {best}", flush=True)
-    result = {"machine": machine_info(), "triton": triton.__version__, "torch": torch.__version__,
-              "ceilings": ceil, "rows": rows}
-    out = args.out or Path(__file__).resolve().parent / "results" / "triton_probe.json"
-    write_json(out, result)
+    write_json(out, {"machine": machine_info(), "triton": triton.__version__, "torch": torch.__version__,
+                     "ceilings": ceil, "rows": rows})
     print("wrote", out)
     return 0
 

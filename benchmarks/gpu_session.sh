@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One call on a lent GPU: the CUDA tests, the Triton probe and the engine benchmark, in
-# ~9 minutes. Runs from the repository root without installing anything (PYTHONPATH=.: the
-# device image has torch, triton, pytest, hypothesis, scipy, sympy; POT is not needed here).
+# One call on a lent GPU: the CUDA tests, the Triton probe (every method x layout, d = 2, 5, 8)
+# and the engine benchmark, in < 10 minutes. Runs from the repository root without installing
+# anything (PYTHONPATH=.: the device image has torch, triton, pytest, hypothesis, scipy, sympy;
+# POT is not needed here).
 # Writes logs and JSON under ${OUT:-benchmarks/results/gpu_run} (each JSON is rewritten after
 # every row, so a run cut by its time limit keeps what it measured).
 set -u
@@ -13,6 +14,6 @@ python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', tr
 timeout 200 python3 -m pytest -q -p no:cacheprovider -m gpu -n 4 -W ignore::UserWarning \
     tests/test_engine_backends.py tests/test_fields_batch.py tests/test_simulation_core.py 2>&1 \
     | tail -25 | tee "$out/pytest_gpu.log"
-timeout 120 python3 benchmarks/bench_triton.py --dims 2,8 --out "$out/triton_probe.json" 2>&1 | tee "$out/probe.log"
-timeout 200 python3 benchmarks/bench_engine.py --device cuda --sizes 14,16,18 --dims 1,2,3,8 \
+timeout 240 python3 benchmarks/bench_triton.py --dims 2,5,8 --out "$out/triton_probe.json" 2>&1 | tee "$out/probe.log"
+timeout 150 python3 benchmarks/bench_engine.py --device cuda --sizes 16 --dims 1,2,3,8 \
     --out "$out/engine_cuda.json" 2>&1 | tee "$out/bench.log"

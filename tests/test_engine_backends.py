@@ -220,7 +220,9 @@ TRITON_SCRIPT = textwrap.dedent("""
     from driftlab.kernels import Gaussian, Laplace, Matern, InverseMultiquadric
     rng = np.random.default_rng(0)
     worst = 0.0
-    for d, method in ((1, "fma"), (3, "fma"), (8, "fma"), (3, "dot")):
+    for d, method, layout in ((1, "fma", "row"), (3, "fma", "coord"), (8, "fma", "row"), (8, "fma", "coord"),
+                              (3, "dot", "row"), (2, "dot", "coord"), (3, "dot_fixed", "row"),
+                              (5, "dot_fixed", "coord")):
         x = rng.normal(size=(70, d)) + 4.0
         x[:3] += 40.0  # far-field rows (fixed-reference underflow -> online fallback)
         y = 1.2 * rng.normal(size=(90, d)) + 4.3
@@ -228,11 +230,11 @@ TRITON_SCRIPT = textwrap.dedent("""
         f32 = lambda a: torch.tensor(a, dtype=torch.float32)
         for k in (Gaussian(0.4), Laplace(0.25), Matern(1.5, 0.5), Matern(2.5, 0.5), InverseMultiquadric(0.5, 1.0)):
             ref = kernel_sums(x, y, k, log_weights=lw, backend="dense")
-            ls, sh = triton_sums(k, f32(x), f32(y), f32(lw), method=method)
+            ls, sh = triton_sums(k, f32(x), f32(y), f32(lw), method=method, layout=layout)
             rel = np.abs(ls.numpy() - ref.log_total) / np.maximum(1.0, np.abs(ref.log_total))
             worst = max(worst, np.abs(sh.numpy() - ref.shift).max(), rel.max())
         ref = kernel_sums(x, x, Laplace(0.3), mask_self=True, backend="dense")
-        ls, sh = triton_sums(Laplace(0.3), f32(x), f32(x), mask_self=True, method=method)
+        ls, sh = triton_sums(Laplace(0.3), f32(x), f32(x), mask_self=True, method=method, layout=layout)
         worst = max(worst, np.abs(sh.numpy() - ref.shift).max())
     print("WORST", worst)
 """)
@@ -251,16 +253,17 @@ def test_triton_kernel_under_interpreter_matches_dense():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("method", ["fma", "dot"])
+@pytest.mark.parametrize(("method", "layout"), [("fma", "row"), ("fma", "coord"), ("dot", "row"),
+                                                ("dot_fixed", "row"), ("dot_fixed", "coord")])
 @pytest.mark.parametrize("kname", list(KERNELS))
 @pytest.mark.parametrize("d", [1, 3, 8])
-def test_triton_on_cuda_matches_dense(kname, method, d):
+def test_triton_on_cuda_matches_dense(kname, method, layout, d):
     pytest.importorskip("triton")
     from driftlab.engine import _triton
 
     # fixed blocks (autotuning compiles every configuration: tested once, below)
     def triton_sums(*a, **k):
-        return _triton.triton_sums(*a, block_m=64, block_n=32, **k)
+        return _triton.triton_sums(*a, block_m=64, block_n=32, layout=layout, **k)
 
     x, y = _data(10 + d, 500, 700, d, offset=2.0)
     x[:7] += 40.0  # far-field rows: the fixed-reference sums underflow there and are redone online
@@ -292,13 +295,20 @@ def test_sdpa_cuda_float64_raises_clearly():
 @pytest.mark.parametrize("d", [2, 8])
 def test_triton_autotuned_launch_on_cuda(d):
     pytest.importorskip("triton")
+    from driftlab.engine._triton import triton_sums
+
     x, y = _data(3, 3000, 2500, d)
+    xc, yc = (torch.tensor(a, dtype=torch.float32, device="cuda") for a in (x, y))
     for kern in (Gaussian(0.4), Laplace(0.25)):
         ref = kernel_sums(x, y, kern, backend="dense")
-        out = kernel_sums(torch.tensor(x, dtype=torch.float32, device="cuda"),
-                          torch.tensor(y, dtype=torch.float32, device="cuda"), kern, backend="triton")
+        out = kernel_sums(xc, yc, kern, backend="triton")
         assert_close(out.shift.cpu().numpy(), ref.shift, atol=3e-4, what="autotuned triton shift")  # see _tol
         assert_close(out.log_total.cpu().numpy(), ref.log_total, atol=3e-4, what="autotuned triton log_total")
+        for method, layout in (("fma", "coord"), ("dot_fixed", "row"), ("dot_fixed", "coord")):
+            ls, sh = triton_sums(kern, xc, yc, method=method, layout=layout)
+            what = f"autotuned triton {method}/{layout}"
+            assert_close(sh.cpu().numpy(), ref.shift, atol=3e-4, what=what + " shift")
+            assert_close(ls.cpu().numpy(), ref.log_total, atol=3e-4, what=what + " log_total")
 
 
 def _compiler_works() -> bool:

@@ -1,19 +1,24 @@
 r"""Triton kernel for radial kernel sums (CUDA; CPU through ``TRITON_INTERPRET=1``).
 
-One program owns ``BLOCK_M`` query rows and sweeps the references in ``BLOCK_N`` tiles:
-squared distances by *direct differences* (a static loop over the d coordinates, no
-cancellation near r = 0) or, for squared-distance kernels in high d, by the centred
+One program owns ``BLOCK_M`` query rows and sweeps the references in ``BLOCK_N`` tiles.
+Squared distances by *direct differences* (a static loop over the d coordinates, no
+cancellation near r = 0; loads from padded row-major or, ``layout="coord"``, contiguous
+coordinate-major copies) or, opt-in for squared-distance kernels, by the centred
 inner-product expansion on the tensor cores; the log-profile in base-2 units (one ``exp2``
-per pair, constants pre-scaled by log2 e); an online softmax (running maximum, rescaled
-accumulators); and the weighted reference sum *and* the normaliser by one ``tl.dot`` with
-the augmented references ``[y | 1 | 0...]`` (3xTF32 on the tensor cores: float32 accuracy).
-Only the last, partial reference tile is masked. Outputs the row log-normaliser and the
-centroid.
+per pair, constants pre-scaled by log2 e). Three ways to sum (``method``):
 
-Per pair the loop does ``2d`` FMA-pipe operations for the distance, ~4 for the profile,
-the maximum and the exponent argument, one ``ex2`` on the special-function units
-(two with the ``sqrt`` of the Laplace profile) and a share of a tensor-core product:
-the SFU rate (H100: ~3.9e12 ex2/s) bounds the pair rate.
+* ``fma``: fixed reference exponent 0 (every profile has log k <= 0 and the log-weights are
+  shifted to max 0), per-pair register accumulators of ``p`` and ``p (y - x)`` on the FMA
+  units, one row reduction at the end (d <= 8);
+* ``dot``: online softmax (running maximum, rescaled accumulator) with the weighted
+  reference sum *and* the normaliser in one ``tl.dot`` with the augmented references
+  ``[y | 1 | 0...]`` (3xTF32 on the tensor cores: float32 accuracy), any d;
+* ``dot_fixed``: the same tensor-core product with the fixed reference of ``fma``.
+
+The fixed-reference methods redo rows whose normaliser is too small to trust with ``dot``.
+Only the last, partial reference tile is masked. Outputs the row log-normaliser and the
+shift. Per pair: ``2d`` FMA-pipe operations for the distance, a few for the profile, one
+``ex2`` on the special-function units (H100: ~4.1e12 ex2/s bounds the pair rate).
 
 Supported profiles (``KIND``): 0 Gaussian ``-p0 r^2``; 1 Laplace ``-p0 r``;
 2 exponential-polynomial (half-integer Matérn) ``log(c0 + c1 z + c2 z^2) - z``, ``z = p0 r``;
@@ -25,6 +30,8 @@ Importing this module needs ``triton``; it is an optional dependency (extra ``gp
 
 from __future__ import annotations
 
+import math
+
 import triton
 import triton.language as tl
 
@@ -35,145 +42,37 @@ LN2 = 0.6931471805599453
 
 
 @triton.jit
-def _log2_profile(X, YA, LW, rows, cols, rmask, cmask, xt, yt, p0, p1, c0, c1, c2,
-                  D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-                  EXPAND: tl.constexpr, PREC: tl.constexpr, MASKED: tl.constexpr,
-                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """log2 k(x_i, y_j) (+ log2 w_j) for one (BLOCK_M, BLOCK_N) tile; p0 is pre-scaled."""
-    if EXPAND:
-        # |x|^2 + |y|^2 - 2 x.y on centred data (3xTF32 dot: error ~ eps32 R^2 in r^2)
-        x2 = tl.sum(xt * xt, axis=1)
-        y2 = tl.sum(yt * yt, axis=1) - 1.0  # column D of yt is the constant 1
-        r2 = x2[:, None] + y2[None, :] - 2.0 * tl.dot(xt, tl.trans(yt), input_precision=PREC)
-        r2 = tl.maximum(r2, 0.0)
+def _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, K: tl.constexpr, BLOCK_D: tl.constexpr,
+                CMAJOR: tl.constexpr, MASKED: tl.constexpr):
+    """(BLOCK_M, BLOCK_N) differences y_jK - x_iK of coordinate K.
+
+    ``CMAJOR``: XC, YC are coordinate-major (d, n) / (d, m) copies, so a tile's coordinate is one
+    contiguous (vectorisable) load; else they are the padded row-major (n, BLOCK_D) arrays.
+    """
+    if CMAJOR:
+        yp = YC + K * m + cols
+        xp = XC + K * n + rows
     else:
-        # Layout anchor: starting r2 from a (zeroed) tensor-core product puts the whole
-        # tile in the accumulator layout, so p needs no shared-memory trip before the
-        # second product (measured 1.6x on an H100, benchmarks/bench_triton.py).
-        r2 = tl.dot(xt, tl.trans(yt), input_precision="tf32") * 0.0
-        for k in tl.static_range(D):
-            if MASKED:
-                yk = tl.load(YA + cols * BLOCK_D + k, mask=cmask, other=0.0)
-            else:
-                yk = tl.load(YA + cols * BLOCK_D + k)
-            xk = tl.load(X + rows * BLOCK_D + k, mask=rmask, other=0.0)
-            diff = yk[None, :] - xk[:, None]
-            r2 += diff * diff
+        yp = YC + cols * BLOCK_D + K
+        xp = XC + rows * BLOCK_D + K
+    if MASKED:
+        yk = tl.load(yp, mask=cmask, other=0.0)
+    else:
+        yk = tl.load(yp)
+    return yk[None, :] - tl.load(xp, mask=rmask, other=0.0)[:, None]
+
+
+@triton.jit
+def _logit(r2, LW, rows, cols, cmask, p0, p1, c0, c1, c2, KIND: tl.constexpr, HAS_LW: tl.constexpr,
+           MASK_SELF: tl.constexpr, MASKED: tl.constexpr):
+    """log2 k(r) + log2 w_j for a tile of squared distances (p0 pre-scaled, see ``_base2``);
+    -inf on masked columns and, with ``MASK_SELF``, on the diagonal."""
     if KIND == 0:
         logit = r2 * (-p0)
     elif KIND == 1:
         logit = tl.sqrt(r2) * (-p0)
     elif KIND == 2:
         z = p0 * tl.sqrt(r2)  # p0 = rate (natural units)
-        logit = tl.log2(c0 + z * (c1 + z * c2)) - z * 1.4426950408889634
-    else:
-        logit = tl.log2(1.0 + p0 * r2) * (-p1)
-    if HAS_LW:
-        if MASKED:
-            lw = tl.load(LW + cols, mask=cmask, other=float("-inf"))
-        else:
-            lw = tl.load(LW + cols)
-        logit += lw[None, :]
-    elif MASKED:
-        logit = tl.where(cmask[None, :], logit, float("-inf"))
-    return logit
-
-
-@triton.jit
-def _dot_tile(X, YA, LW, rows, cols, rmask, m, dims, xt, acc, mx, p0, p1, c0, c1, c2,
-              D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-              MASK_SELF: tl.constexpr, EXPAND: tl.constexpr, PREC: tl.constexpr, MASKED: tl.constexpr,
-              BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """One reference tile of the online softmax: rescale, add ``p @ [y | 1]``; returns (acc, max)."""
-    cmask = cols < m
-    if MASKED:
-        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :], mask=cmask[:, None], other=0.0)
-    else:
-        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :])
-    logit = _log2_profile(X, YA, LW, rows, cols, rmask, cmask, xt, yt, p0, p1, c0, c1, c2,
-                          D, BLOCK_D, KIND, HAS_LW, EXPAND, PREC, MASKED, BLOCK_M, BLOCK_N)
-    if MASK_SELF:
-        logit = tl.where(rows[:, None] != cols[None, :], logit, float("-inf"))
-    new = tl.maximum(mx, tl.max(logit, axis=1))
-    safe = tl.where(new == float("-inf"), 0.0, new)
-    p = tl.exp2(logit - safe[:, None])
-    acc = acc * tl.exp2(mx - safe)[:, None] + tl.dot(p, yt, input_precision=PREC)
-    return acc, new
-
-
-@triton.jit
-def _kernel_sums(X, YA, LW, OUT_C, OUT_L, n, m, MB, p0, p1, c0, c1, c2,
-                 D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-                 MASK_SELF: tl.constexpr, EXPAND: tl.constexpr, PREC: tl.constexpr,
-                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    pid = tl.program_id(0)
-    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
-    rmask = rows < n
-    dims = tl.arange(0, BLOCK_D)
-    xt = tl.load(X + rows[:, None] * BLOCK_D + dims[None, :], mask=rmask[:, None], other=0.0)
-    mx = tl.full([BLOCK_M], float("-inf"), tl.float32)
-    acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-    m_full = (m // BLOCK_N) * BLOCK_N
-    for j0 in range(0, m_full, BLOCK_N):
-        acc, mx = _dot_tile(X, YA, LW, rows, j0 + tl.arange(0, BLOCK_N), rmask, m, dims, xt, acc, mx,
-                            p0, p1, c0, c1, c2, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, EXPAND, PREC, False,
-                            BLOCK_M, BLOCK_N)
-    if m_full < m:
-        acc, mx = _dot_tile(X, YA, LW, rows, m_full + tl.arange(0, BLOCK_N), rmask, m, dims, xt, acc, mx,
-                            p0, p1, c0, c1, c2, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, EXPAND, PREC, True,
-                            BLOCK_M, BLOCK_N)
-    s = tl.sum(tl.where(dims[None, :] == D, acc, 0.0), axis=1)  # column D accumulated the weights
-    ssafe = tl.where(s > 0, s, 1.0)
-    cent = acc / ssafe[:, None]
-    tl.store(OUT_C + rows[:, None] * BLOCK_D + dims[None, :], cent, mask=rmask[:, None])
-    lse = tl.where(s > 0, (mx + tl.log2(ssafe)) * 0.6931471805599453, float("-inf"))
-    tl.store(OUT_L + rows, lse, mask=rmask)
-
-
-@triton.jit
-def _coord_diff(X, YA, rows, cols, rmask, cmask, K: tl.constexpr, BLOCK_D: tl.constexpr, MASKED: tl.constexpr):
-    """(BLOCK_M, BLOCK_N) differences y_jK - x_iK of coordinate K (rows of X, YA: BLOCK_D wide)."""
-    if MASKED:
-        yk = tl.load(YA + cols * BLOCK_D + K, mask=cmask, other=0.0)
-    else:
-        yk = tl.load(YA + cols * BLOCK_D + K)
-    return yk[None, :] - tl.load(X + rows * BLOCK_D + K, mask=rmask, other=0.0)[:, None]
-
-
-@triton.jit
-def _fma_tile(X, YA, LW, rows, cols, rmask, cmask, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
-              D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-              MASK_SELF: tl.constexpr, MASKED: tl.constexpr):
-    """One (BLOCK_M, BLOCK_N) tile of the fixed-reference sums, accumulated elementwise."""
-    d0 = _coord_diff(X, YA, rows, cols, rmask, cmask, 0, BLOCK_D, MASKED)
-    r2 = d0 * d0
-    if D > 1:
-        d1 = _coord_diff(X, YA, rows, cols, rmask, cmask, 1, BLOCK_D, MASKED)
-        r2 += d1 * d1
-    if D > 2:
-        d2 = _coord_diff(X, YA, rows, cols, rmask, cmask, 2, BLOCK_D, MASKED)
-        r2 += d2 * d2
-    if D > 3:
-        d3 = _coord_diff(X, YA, rows, cols, rmask, cmask, 3, BLOCK_D, MASKED)
-        r2 += d3 * d3
-    if D > 4:
-        d4 = _coord_diff(X, YA, rows, cols, rmask, cmask, 4, BLOCK_D, MASKED)
-        r2 += d4 * d4
-    if D > 5:
-        d5 = _coord_diff(X, YA, rows, cols, rmask, cmask, 5, BLOCK_D, MASKED)
-        r2 += d5 * d5
-    if D > 6:
-        d6 = _coord_diff(X, YA, rows, cols, rmask, cmask, 6, BLOCK_D, MASKED)
-        r2 += d6 * d6
-    if D > 7:
-        d7 = _coord_diff(X, YA, rows, cols, rmask, cmask, 7, BLOCK_D, MASKED)
-        r2 += d7 * d7
-    if KIND == 0:
-        logit = r2 * (-p0)
-    elif KIND == 1:
-        logit = tl.sqrt(r2) * (-p0)
-    elif KIND == 2:
-        z = p0 * tl.sqrt(r2)
         logit = tl.log2(c0 + z * (c1 + z * c2)) - z * 1.4426950408889634
     else:
         logit = tl.log2(1.0 + p0 * r2) * (-p1)
@@ -186,6 +85,108 @@ def _fma_tile(X, YA, LW, rows, cols, rmask, cmask, s, a0, a1, a2, a3, a4, a5, a6
         logit = tl.where(cmask[None, :], logit, float("-inf"))
     if MASK_SELF:
         logit = tl.where(rows[:, None] != cols[None, :], logit, float("-inf"))
+    return logit
+
+
+@triton.jit
+def _dot_tile(XC, YC, YA, LW, rows, cols, rmask, n, m, dims, xt, acc, mx, p0, p1, c0, c1, c2,
+              D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
+              MASK_SELF: tl.constexpr, EXPAND: tl.constexpr, PREC: tl.constexpr, ONLINE: tl.constexpr,
+              CMAJOR: tl.constexpr, MASKED: tl.constexpr):
+    """One reference tile: add ``p @ [y | 1]``, with ``p`` relative to the running row maximum
+    (``ONLINE``: the accumulator is rescaled when it grows) or to the fixed reference 0."""
+    cmask = cols < m
+    if MASKED:
+        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :], mask=cmask[:, None], other=0.0)
+    else:
+        yt = tl.load(YA + cols[:, None] * BLOCK_D + dims[None, :])
+    if EXPAND:
+        # |x|^2 + |y|^2 - 2 x.y on centred data (3xTF32 dot: error ~ eps32 R^2 in r^2)
+        x2 = tl.sum(xt * xt, axis=1)
+        y2 = tl.sum(yt * yt, axis=1) - 1.0  # column D of yt is the constant 1
+        r2 = x2[:, None] + y2[None, :] - 2.0 * tl.dot(xt, tl.trans(yt), input_precision=PREC)
+        r2 = tl.maximum(r2, 0.0)
+    else:
+        # Layout anchor: starting r2 from a (zeroed) tensor-core product puts the whole
+        # tile in the accumulator layout, so p needs no shared-memory trip before the
+        # second product (measured 1.6x on an H100, benchmarks/bench_triton.py).
+        r2 = tl.dot(xt, tl.trans(yt), input_precision="tf32") * 0.0
+        for k in tl.static_range(D):
+            diff = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, k, BLOCK_D, CMAJOR, MASKED)
+            r2 += diff * diff
+    logit = _logit(r2, LW, rows, cols, cmask, p0, p1, c0, c1, c2, KIND, HAS_LW, MASK_SELF, MASKED)
+    if ONLINE:
+        new = tl.maximum(mx, tl.max(logit, axis=1))
+        safe = tl.where(new == float("-inf"), 0.0, new)
+        p = tl.exp2(logit - safe[:, None])
+        acc = acc * tl.exp2(mx - safe)[:, None] + tl.dot(p, yt, input_precision=PREC)
+    else:
+        new = mx  # stays 0: logit <= 0 (profile <= 1, weights normalised), no overflow
+        acc += tl.dot(tl.exp2(logit), yt, input_precision=PREC)
+    return acc, new
+
+
+@triton.jit
+def _kernel_sums(XC, YC, X, YA, LW, OUT_C, OUT_L, n, m, MB, p0, p1, c0, c1, c2,
+                 D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
+                 MASK_SELF: tl.constexpr, EXPAND: tl.constexpr, PREC: tl.constexpr, ONLINE: tl.constexpr,
+                 CMAJOR: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    pid = tl.program_id(0)
+    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
+    rmask = rows < n
+    dims = tl.arange(0, BLOCK_D)
+    xt = tl.load(X + rows[:, None] * BLOCK_D + dims[None, :], mask=rmask[:, None], other=0.0)
+    if ONLINE:
+        mx = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    else:
+        mx = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+    m_full = (m // BLOCK_N) * BLOCK_N
+    for j0 in range(0, m_full, BLOCK_N):
+        acc, mx = _dot_tile(XC, YC, YA, LW, rows, j0 + tl.arange(0, BLOCK_N), rmask, n, m, dims, xt, acc, mx,
+                            p0, p1, c0, c1, c2, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, EXPAND, PREC, ONLINE,
+                            CMAJOR, False)
+    if m_full < m:
+        acc, mx = _dot_tile(XC, YC, YA, LW, rows, m_full + tl.arange(0, BLOCK_N), rmask, n, m, dims, xt, acc, mx,
+                            p0, p1, c0, c1, c2, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, EXPAND, PREC, ONLINE,
+                            CMAJOR, True)
+    s = tl.sum(tl.where(dims[None, :] == D, acc, 0.0), axis=1)  # column D accumulated the weights
+    ssafe = tl.where(s > 0, s, 1.0)
+    cent = acc / ssafe[:, None]
+    tl.store(OUT_C + rows[:, None] * BLOCK_D + dims[None, :], cent, mask=rmask[:, None])
+    lse = tl.where(s > 0, (mx + tl.log2(ssafe)) * 0.6931471805599453, float("-inf"))
+    tl.store(OUT_L + rows, lse, mask=rmask)
+
+
+@triton.jit
+def _fma_tile(XC, YC, LW, rows, cols, rmask, cmask, n, m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
+              D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
+              MASK_SELF: tl.constexpr, CMAJOR: tl.constexpr, MASKED: tl.constexpr):
+    """One (BLOCK_M, BLOCK_N) tile of the fixed-reference sums, accumulated elementwise."""
+    d0 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 0, BLOCK_D, CMAJOR, MASKED)
+    r2 = d0 * d0
+    if D > 1:
+        d1 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 1, BLOCK_D, CMAJOR, MASKED)
+        r2 += d1 * d1
+    if D > 2:
+        d2 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 2, BLOCK_D, CMAJOR, MASKED)
+        r2 += d2 * d2
+    if D > 3:
+        d3 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 3, BLOCK_D, CMAJOR, MASKED)
+        r2 += d3 * d3
+    if D > 4:
+        d4 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 4, BLOCK_D, CMAJOR, MASKED)
+        r2 += d4 * d4
+    if D > 5:
+        d5 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 5, BLOCK_D, CMAJOR, MASKED)
+        r2 += d5 * d5
+    if D > 6:
+        d6 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 6, BLOCK_D, CMAJOR, MASKED)
+        r2 += d6 * d6
+    if D > 7:
+        d7 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 7, BLOCK_D, CMAJOR, MASKED)
+        r2 += d7 * d7
+    logit = _logit(r2, LW, rows, cols, cmask, p0, p1, c0, c1, c2, KIND, HAS_LW, MASK_SELF, MASKED)
     p = tl.exp2(logit)  # fixed reference 0: logit <= 0 (profile <= 1, weights normalised), no overflow
     s += p
     a0 += p * d0
@@ -207,9 +208,9 @@ def _fma_tile(X, YA, LW, rows, cols, rmask, cmask, s, a0, a1, a2, a3, a4, a5, a6
 
 
 @triton.jit
-def _kernel_sums_fma(X, YA, LW, OUT_S, OUT_SH, n, m, MB, p0, p1, c0, c1, c2,
+def _kernel_sums_fma(XC, YC, LW, OUT_S, OUT_SH, n, m, MB, p0, p1, c0, c1, c2,
                      D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-                     MASK_SELF: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+                     MASK_SELF: tl.constexpr, CMAJOR: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     """Small d (<= 8): fixed-reference sums of weights and displacements on the FMA units.
 
     Every pair adds ``p`` and ``p (y_j - x_i)`` into (BLOCK_M, BLOCK_N) register accumulators,
@@ -233,13 +234,13 @@ def _kernel_sums_fma(X, YA, LW, OUT_S, OUT_SH, n, m, MB, p0, p1, c0, c1, c2,
     for j0 in range(0, m_full, BLOCK_N):
         cols = j0 + tl.arange(0, BLOCK_N)
         s, a0, a1, a2, a3, a4, a5, a6, a7 = _fma_tile(
-            X, YA, LW, rows, cols, rmask, cols < m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
-            D, BLOCK_D, KIND, HAS_LW, MASK_SELF, False)
+            XC, YC, LW, rows, cols, rmask, cols < m, n, m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
+            D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, False)
     if m_full < m:
         cols = m_full + tl.arange(0, BLOCK_N)
         s, a0, a1, a2, a3, a4, a5, a6, a7 = _fma_tile(
-            X, YA, LW, rows, cols, rmask, cols < m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
-            D, BLOCK_D, KIND, HAS_LW, MASK_SELF, True)
+            XC, YC, LW, rows, cols, rmask, cols < m, n, m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
+            D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, True)
     tot = tl.sum(s, axis=1)
     tl.store(OUT_S + rows, tot, mask=rmask)
     inv = tl.where(tot > 0, 1.0 / tl.where(tot > 0, tot, 1.0), 0.0)
@@ -270,9 +271,9 @@ _FMA_CONFIGS = [
     for bm, bn, w in ((32, 32, 4), (64, 32, 4), (32, 64, 4), (64, 64, 4), (64, 64, 8), (128, 64, 8),
                       (128, 32, 4))
 ]
-_TUNE_KEY = ["D", "KIND", "HAS_LW", "MASK_SELF", "MB"]
+_TUNE_KEY = ["D", "KIND", "HAS_LW", "MASK_SELF", "CMAJOR", "MB"]
 #: autotuned launchers for real GPUs (block sizes chosen by timing, per problem class and size bucket)
-_kernel_sums_tuned = triton.autotune(configs=_TUNE_CONFIGS, key=_TUNE_KEY + ["EXPAND"])(_kernel_sums)
+_kernel_sums_tuned = triton.autotune(configs=_TUNE_CONFIGS, key=_TUNE_KEY + ["EXPAND", "ONLINE"])(_kernel_sums)
 _kernel_sums_fma_tuned = triton.autotune(configs=_FMA_CONFIGS, key=_TUNE_KEY)(_kernel_sums_fma)
 #: the fixed-reference (FMA) kernel handles up to this many coordinates ...
 FMA_MAX_DIM = 8
@@ -314,64 +315,106 @@ def _base2(kind, p0, p1):
     return p0, p1  # kind 2 converts inside (log2 of the polynomial, z log2 e)
 
 
-def _prepare(x, y, d):
-    torch = B.torch()
-    n, m = x.shape[0], y.shape[0]
-    block_d = max(16, 1 << d.bit_length())  # >= d + 1 (the constant column), >= 16 for tl.dot
-    c = y.mean(dim=0)
-    xa = torch.zeros((n, block_d), dtype=torch.float32, device=x.device)
-    xa[:, :d] = x - c
-    ya = torch.zeros((m, block_d), dtype=torch.float32, device=x.device)
-    ya[:, :d] = y - c
-    ya[:, d] = 1.0
-    return xa, ya, block_d
+class _Prepared:
+    """Centred float32 copies of one problem: padded rows ``xa`` (n, BLOCK_D) and ``ya``
+    (m, BLOCK_D) with ``ya[:, d] = 1``, and, for ``layout="coord"``, coordinate-major ``xc``
+    (d, n) and ``yc`` (d, m) for the distance loads (else ``xc, yc = xa, ya``)."""
+
+    def __init__(self, xa, ya, d, coord):
+        self.xa, self.ya, self.d, self.coord = xa, ya, d, coord
+        self.block_d = ya.shape[1]
+        self.xc = xa[:, :d].t().contiguous() if coord else xa
+        self.yc = ya[:, :d].t().contiguous() if coord else ya
+
+    @classmethod
+    def centred(cls, x, y, coord):
+        torch = B.torch()
+        n, m, d = x.shape[0], y.shape[0], x.shape[1]
+        block_d = max(16, 1 << d.bit_length())  # >= d + 1 (the constant column), >= 16 for tl.dot
+        c = y.mean(dim=0)
+        xa = torch.zeros((n, block_d), dtype=torch.float32, device=x.device)
+        xa[:, :d] = x - c
+        ya = torch.zeros((m, block_d), dtype=torch.float32, device=x.device)
+        ya[:, :d] = y - c
+        ya[:, d] = 1.0
+        return cls(xa, ya, d, coord)
+
+    def rows(self, idx):
+        """The same problem for the query rows ``idx`` (a slice or an index tensor)."""
+        out = _Prepared.__new__(_Prepared)
+        out.__dict__.update(self.__dict__)
+        out.xa = self.xa[idx]
+        out.xc = self.xc[:, idx].contiguous() if self.coord else out.xa
+        return out
 
 
-def _launch_dot(xa, ya, block_d, d, lw2, code, mask_self, expand, precision, block_m, block_n):
-    """Online-softmax kernel: (log_total (n,), shift (n, d)) in natural units, lw2 in base 2."""
+def _flags(pre, lw2, code, mask_self):
+    return {"D": pre.d, "BLOCK_D": pre.block_d, "KIND": code[0], "HAS_LW": lw2 is not None,
+            "MASK_SELF": bool(mask_self), "CMAJOR": bool(pre.coord)}
+
+
+def _launch_dot(pre, lw2, code, mask_self, expand, precision, online, block_m, block_n):
+    """Tensor-core kernel: (log_total (n,), shift (n, d)) in natural units, lw2 in base 2.
+
+    ``online``: online softmax (any range of logits); else the fixed reference 0 (logits <= 0),
+    whose row sums underflow in the far field (the caller checks them, see ``_TRUST``)."""
     torch = B.torch()
-    kind, p0, p1, c0, c1, c2 = code
-    n, m = xa.shape[0], ya.shape[0]
-    out_c = torch.empty((n, block_d), dtype=torch.float32, device=xa.device)
-    out_l = torch.empty((n,), dtype=torch.float32, device=xa.device)
-    args = (xa, ya, xa if lw2 is None else lw2, out_c, out_l, n, m, max(m, 1).bit_length(), p0, p1, c0, c1, c2)
-    flags = {"D": d, "BLOCK_D": block_d, "KIND": kind, "HAS_LW": lw2 is not None, "MASK_SELF": bool(mask_self),
-             "EXPAND": bool(expand), "PREC": precision}
+    _, p0, p1, c0, c1, c2 = code
+    n, m = pre.xa.shape[0], pre.ya.shape[0]
+    out_c = torch.empty((n, pre.block_d), dtype=torch.float32, device=pre.xa.device)
+    out_l = torch.empty((n,), dtype=torch.float32, device=pre.xa.device)
+    args = (pre.xc, pre.yc, pre.xa, pre.ya, pre.xa if lw2 is None else lw2, out_c, out_l, n, m,
+            max(m, 1).bit_length(), p0, p1, c0, c1, c2)
+    flags = dict(_flags(pre, lw2, code, mask_self), EXPAND=bool(expand), PREC=precision, ONLINE=bool(online))
     if block_m is None and block_n is None and not _interpreting():
         _kernel_sums_tuned[lambda meta: (triton.cdiv(n, meta["BLOCK_M"]),)](*args, **flags)
     else:
         bm = block_m or (16 if _interpreting() else 64)
         bnn = block_n or (32 if _interpreting() else 64)
         _kernel_sums[(triton.cdiv(n, bm),)](*args, BLOCK_M=bm, BLOCK_N=bnn, **flags)
-    return out_l, out_c[:, :d] - xa[:, :d]
+    return out_l, out_c[:, :pre.d] - pre.xa[:, :pre.d]
 
 
-def _launch_fma(xa, ya, block_d, d, lw2, code, mask_self, block_m, block_n):
-    """Fixed-reference kernel: (row sums s (n,), shift (n, d)); p = 2^(log2 k + lw2) <= 1."""
+def _launch_fma(pre, lw2, code, mask_self, block_m, block_n):
+    """Fixed-reference FMA kernel: (log_total (n,), shift (n, d)); p = 2^(log2 k + lw2) <= 1."""
     torch = B.torch()
-    kind, p0, p1, c0, c1, c2 = code
-    n, m = xa.shape[0], ya.shape[0]
-    out_s = torch.empty((n,), dtype=torch.float32, device=xa.device)
-    out_sh = torch.empty((n, d), dtype=torch.float32, device=xa.device)
-    args = (xa, ya, xa if lw2 is None else lw2, out_s, out_sh, n, m, max(m, 1).bit_length(), p0, p1, c0, c1, c2)
-    flags = {"D": d, "BLOCK_D": block_d, "KIND": kind, "HAS_LW": lw2 is not None, "MASK_SELF": bool(mask_self)}
+    _, p0, p1, c0, c1, c2 = code
+    n, m = pre.xa.shape[0], pre.ya.shape[0]
+    out_s = torch.empty((n,), dtype=torch.float32, device=pre.xa.device)
+    out_sh = torch.empty((n, pre.d), dtype=torch.float32, device=pre.xa.device)
+    args = (pre.xc, pre.yc, pre.xa if lw2 is None else lw2, out_s, out_sh, n, m, max(m, 1).bit_length(),
+            p0, p1, c0, c1, c2)
+    flags = _flags(pre, lw2, code, mask_self)
     if block_m is None and block_n is None and not _interpreting():
         _kernel_sums_fma_tuned[lambda meta: (triton.cdiv(n, meta["BLOCK_M"]),)](*args, **flags)
     else:
         bm = block_m or (16 if _interpreting() else 64)
         bnn = block_n or 32
         _kernel_sums_fma[(triton.cdiv(n, bm),)](*args, BLOCK_M=bm, BLOCK_N=bnn, num_stages=1, **flags)
-    return out_s, out_sh
+    return torch.log(out_s), out_sh
+
+
+#: a fixed-reference row sum is trusted when it is >= m 2^-103: below it, float32 terms under
+#: 2^-126 (flushed to zero) could be a relative 2^-23 of it
+_TRUST = -103.0 * LN2
+
+METHODS = ("auto", "fma", "dot", "dot_fixed")
 
 
 def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, block_n=None,
-                expand=False, precision="tf32x3", method="auto"):
+                expand=False, precision="tf32x3", method="auto", layout="row"):
     """``(log_total, shift)`` for float32 tensors (CUDA, or CPU under the interpreter).
 
-    ``method``: ``"fma"`` -- fixed-reference sums on the FMA units (d <= 8; rows whose
-    normaliser falls below ``m * 2^-103``, where float32 underflow could bias it, are redone
-    by the online kernel); ``"dot"`` -- online softmax with the weighted sum on the tensor
-    cores (any d); ``"auto"`` -- ``fma`` for d <= 4 unless ``expand``, else ``dot``.
+    ``method``: ``"fma"`` -- fixed-reference sums on the FMA units (d <= 8); ``"dot"`` --
+    online softmax with the weighted sum on the tensor cores (any d); ``"dot_fixed"`` -- the
+    tensor-core sums with the fixed reference of ``fma`` (no running maximum, no rescaling);
+    ``"auto"`` -- ``fma`` for d <= 4 unless ``expand``, else ``dot``. The fixed-reference
+    methods redo, with ``dot``, every row whose normaliser falls below ``m * 2^-103`` (far
+    field: float32 underflow could bias it).
+    ``layout``: ``"row"`` -- distance loads from the padded row-major copies; ``"coord"`` --
+    from coordinate-major copies (one contiguous load per tile and coordinate; an extra
+    (d, n + m) copy). ``"dot_fixed"`` and ``"coord"`` are not yet measured on a GPU and are
+    never chosen automatically (``benchmarks/bench_triton.py`` times them).
     Block sizes: autotuned on a GPU unless given; small fixed blocks under the interpreter.
     ``expand``: inner-product distances ``|x|^2 + |y|^2 - 2 x.y`` in the ``dot`` kernel, opt-in:
     their r^2 error ~ eps32 (|x - c|^2 + |y - c|^2) about the reference mean c grows with a
@@ -387,8 +430,10 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
         raise ValueError(f"the triton backend does not support {type(kernel).__name__}")
     if precision not in ("tf32x3", "ieee", "tf32"):
         raise ValueError(f"precision must be 'tf32x3', 'ieee' or 'tf32', got {precision!r}")
-    if method not in ("auto", "fma", "dot"):
-        raise ValueError(f"method must be 'auto', 'fma' or 'dot', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if layout not in ("row", "coord"):
+        raise ValueError(f"layout must be 'row' or 'coord', got {layout!r}")
     kind = code[0]
     p0, p1 = _base2(kind, code[1], code[2])
     code = (kind, p0, p1, *code[3:])
@@ -400,22 +445,24 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
         method = "fma" if (d <= AUTO_FMA_MAX_DIM and not expand) else "dot"
     if method == "fma" and (d > FMA_MAX_DIM or expand):
         raise ValueError(f"method='fma' needs d <= {FMA_MAX_DIM} and direct distances")
-    xa, ya, block_d = _prepare(x, y, d)
+    if method == "dot_fixed" and expand:
+        raise ValueError("method='dot_fixed' needs direct distances (expand=False)")
+    pre = _Prepared.centred(x, y, layout == "coord")
     lw_ref, lw2 = 0.0, None
     if log_weights is not None:
         fin = torch.isfinite(log_weights)
         lw_ref = float(log_weights[fin].max()) if bool(fin.any()) else 0.0
         lw2 = ((log_weights - lw_ref) * LOG2E).contiguous()
     if method == "dot":
-        out_l, shift = _launch_dot(xa, ya, block_d, d, lw2, code, mask_self, expand, precision, block_m, block_n)
-        out_l = out_l + lw_ref
+        out_l, shift = _launch_dot(pre, lw2, code, mask_self, expand, precision, True, block_m, block_n)
     else:
-        tot, shift = _launch_fma(xa, ya, block_d, d, lw2, code, mask_self, block_m, block_n)
-        out_l = torch.log(tot) + lw_ref
-        bad = ~(tot >= m * 2.0**-103)  # float32: terms below 2^-126 flush to zero (also catches NaN)
+        if method == "fma":
+            out_l, shift = _launch_fma(pre, lw2, code, mask_self, block_m, block_n)
+        else:
+            out_l, shift = _launch_dot(pre, lw2, code, mask_self, False, precision, False, block_m, block_n)
+        bad = ~(out_l >= _TRUST + math.log(m))  # also catches NaN
         if bool(bad.any()):
             idx = torch.nonzero(bad).flatten()
-            xs = xa[idx]
             if mask_self:
                 # keep the self-mask aligned: the subset's row i is the reference idx[i]
                 lw_sub = torch.zeros((m,), dtype=torch.float32, device=x.device) if lw2 is None else lw2
@@ -423,15 +470,16 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
                 for i in idx.tolist():
                     lw_i = lw_sub.clone()
                     lw_i[i] = float("-inf")
-                    lb, sb = _launch_dot(xa[i:i + 1], ya, block_d, d, lw_i, code, False, False, precision,
+                    lb, sb = _launch_dot(pre.rows(slice(i, i + 1)), lw_i, code, False, False, precision, True,
                                          block_m, block_n)
                     ls_b.append(lb)
                     sh_b.append(sb)
                 ls2, sh2 = torch.cat(ls_b), torch.cat(sh_b)
             else:
-                ls2, sh2 = _launch_dot(xs, ya, block_d, d, lw2, code, False, False, precision, block_m, block_n)
-            out_l[idx] = ls2 + lw_ref
+                ls2, sh2 = _launch_dot(pre.rows(idx), lw2, code, False, False, precision, True, block_m, block_n)
+            out_l[idx] = ls2
             shift[idx] = sh2
+    out_l = out_l + lw_ref
     empty = ~torch.isfinite(out_l)
     shift = torch.where(empty[:, None], torch.zeros_like(shift), shift)
     return out_l, shift
