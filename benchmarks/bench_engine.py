@@ -197,7 +197,11 @@ def main(argv=None) -> int:
                 base = None
                 for backend, fn in cases.items():
                     try:
+                        t0 = time.perf_counter()
                         fn()  # warm-up (compilation, allocator)
+                        if dev == "cuda":
+                            torch.cuda.synchronize()
+                        first = time.perf_counter() - t0  # the compile cost of 'compiled' and Triton
                         t, mem = run_case(fn, dev, repeats)
                     except (RuntimeError, ValueError) as exc:  # e.g. out of memory
                         rows.append({"kernel": kname, "d": d, "n": n, "backend": backend, "error": str(exc)[:200]})
@@ -209,6 +213,7 @@ def main(argv=None) -> int:
                     if backend == "dense":
                         base = pps
                     row = {"kernel": kname, "d": d, "n": n, "m": n, "backend": backend, "seconds": t,
+                           "first_call_seconds": first,
                            "pairs_per_s": pps, "peak_bytes": int(mem),
                            "ratio_vs_dense": (pps / base) if base else None}
                     if dev == "cuda":
@@ -219,7 +224,7 @@ def main(argv=None) -> int:
                     dump()
                     ratio = f"{pps / base:6.2f}x" if base else "   -   "
                     print(f"{kname:8s} d={d:2d} N=2^{lg:2d} {backend:7s} {pps:10.3e} pairs/s  {ratio}  "
-                          f"peak {mem / 2**20:9.1f} MiB", flush=True)
+                          f"peak {mem / 2**20:9.1f} MiB  first call {first:7.2f} s", flush=True)
     summary = {}
     for kname in names:
         for backend in ("torch", "compiled", "sdpa", "triton"):

@@ -127,7 +127,13 @@ class SimulationConfig:
             if len(np.atleast_1d(mvec)) != dim:
                 raise ValueError(f"every mode must have {dim} components, got {mvec!r}")
         self.make_schedule()
-        self.make_kernel()
+        kernel = self.make_kernel()
+        if self.backend == "compiled":
+            from driftlab.engine import _compiled
+
+            if self.period is not None or not _compiled.supported(kernel):
+                raise ValueError("backend='compiled' needs a Gaussian or Laplace kernel in R^d (period=None), "
+                                 f"got kernel={self.kernel!r}, period={self.period!r}")
         return self
 
     def make_kernel(self, length_scale: float | None = None):
