@@ -252,6 +252,17 @@ def test_triton_kernel_under_interpreter_matches_dense():
     assert worst < 3e-4, worst
 
 
+def test_triton_refuses_sets_beyond_32_bit_offsets():
+    pytest.importorskip("triton")
+    from driftlab.engine._triton import fits, triton_sums
+
+    # offsets row * BLOCK_D + k must stay below 2^31 (BLOCK_D = 16 for d <= 7, 32 for d = 16..31)
+    assert fits(2**27 - 1, 10, 2) and not fits(10, 2**27, 2) and not fits(2**26, 10, 16)
+    big = torch.zeros((1, 2)).expand(2**27, 2)  # no memory behind it: refused before any copy
+    with pytest.raises(ValueError, match="2\\^31"):
+        triton_sums(Gaussian(1.0), big[:4], big)
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize(("method", "layout"), [("fma", "row"), ("fma", "coord"), ("dot", "row"),
                                                 ("dot_fixed", "row"), ("dot_fixed", "coord")])

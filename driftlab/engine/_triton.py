@@ -315,6 +315,16 @@ def _base2(kind, p0, p1):
     return p0, p1  # kind 2 converts inside (log2 of the polynomial, z log2 e)
 
 
+def _block_d(d):
+    """Padded row width: >= d + 1 (the constant column), >= 16 for ``tl.dot``."""
+    return max(16, 1 << d.bit_length())
+
+
+def fits(n, m, d):
+    """Whether the kernels' 32-bit offsets (``row * BLOCK_D + k``) cover n queries, m references."""
+    return max(n, m) * _block_d(d) < 2**31
+
+
 class _Prepared:
     """Centred float32 copies of one problem: padded rows ``xa`` (n, BLOCK_D) and ``ya``
     (m, BLOCK_D) with ``ya[:, d] = 1``, and, for ``layout="coord"``, coordinate-major ``xc``
@@ -330,7 +340,7 @@ class _Prepared:
     def centred(cls, x, y, coord):
         torch = B.torch()
         n, m, d = x.shape[0], y.shape[0], x.shape[1]
-        block_d = max(16, 1 << d.bit_length())  # >= d + 1 (the constant column), >= 16 for tl.dot
+        block_d = _block_d(d)
         c = y.mean(dim=0)
         xa = torch.zeros((n, block_d), dtype=torch.float32, device=x.device)
         xa[:, :d] = x - c
@@ -447,6 +457,10 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
         raise ValueError(f"method='fma' needs d <= {FMA_MAX_DIM} and direct distances")
     if method == "dot_fixed" and expand:
         raise ValueError("method='dot_fixed' needs direct distances (expand=False)")
+    if not fits(x.shape[0], m, d):
+        block_d = _block_d(d)
+        raise ValueError(f"the triton backend handles at most 2^31 / {block_d} rows per set at d = {d}; got "
+                         f"n = {x.shape[0]}, m = {m}: split the call or use backend='torch'")
     pre = _Prepared.centred(x, y, layout == "coord")
     lw_ref, lw2 = 0.0, None
     if log_weights is not None:
@@ -485,4 +499,4 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
     return out_l, shift
 
 
-__all__ = ["kernel_code", "triton_sums"]
+__all__ = ["fits", "kernel_code", "triton_sums"]

@@ -106,9 +106,9 @@ def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool
         period is not None and wrap == "minimum_image") and not (cuda and str(x.dtype) != "torch.float32")
     if cuda:
         if _triton_importable() and str(x.dtype) == "torch.float32" and not (period is not None and wrap == "minimum_image"):
-            from driftlab.engine._triton import kernel_code
+            from driftlab.engine._triton import fits, kernel_code
 
-            if kernel_code(kernel) is not None:
+            if kernel_code(kernel) is not None and fits(n, m * imgs, x.shape[1]):
                 return "triton"
         return "sdpa" if sdpa_ok else "torch"
     if sdpa_ok and n * m * imgs > AUTO_DENSE_PAIRS:
