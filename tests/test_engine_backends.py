@@ -94,6 +94,29 @@ def test_backends_agree_with_dense_reference(engine_backend, kname, d):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kname", ["gaussian", "imq"])
+def test_inner_product_distances_in_high_d_match_dense(dtype, kname):
+    # distance="auto" takes |x|^2 + |y|^2 - 2 x.y for squared-distance kernels at d > 8. Queries
+    # up to 40 units from the data: the logits' round-off ~eps * r^2 / (2 s^2) (r^2 <= ~1700,
+    # s = 2) moves weights by ~1e-12 (float64) / ~3e-5 (float32) relative, a shift of spread ~5
+    # by ~5e-12 / ~1.5e-4; the tolerances bound that (measured: float32 <= 2e-5 for both
+    # distance methods, direct differences being no better here).
+    kern = Gaussian(2.0) if kname == "gaussian" else KERNELS[kname]
+    rng = np.random.default_rng(11)
+    d = 16
+    x = rng.normal(size=(60, d)) + np.linspace(0.0, 40.0, 60)[:, None] / np.sqrt(d)
+    y = rng.normal(size=(900, d))
+    ref = kernel_sums(x, y, kern, backend="dense")
+    xt, yt = (torch.tensor(a, dtype=getattr(torch, dtype)) for a in (x, y))
+    tol = 1e-9 if dtype == "float64" else 3e-4
+    outs = {dist: kernel_sums(xt, yt, kern, backend="torch", distance=dist) for dist in ("auto", "expand", "direct")}
+    assert torch.equal(outs["auto"].shift, outs["expand"].shift)  # auto = expand at d = 16
+    for dist, out in outs.items():
+        assert_close(out.shift.numpy(), ref.shift, atol=tol, what=f"{dist} shift, {dtype}")
+        assert_close(out.log_total.numpy(), ref.log_total, atol=tol, rtol=tol, what=f"{dist} log_total, {dtype}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_torch_masks_weights_and_far_field(dtype):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(90, 2))
