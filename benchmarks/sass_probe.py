@@ -75,7 +75,7 @@ def main(argv=None) -> int:
                         rows.append(row)
                         g = row.get
                         print(f"{kname:8s} {d:2d} {method:9s} {layout:6s} {f'{bm}x{bn}w{cfg.num_warps}':12s} "
-                              f"{row['regs']:4d} {row['local_bytes']:5d} {row['warps_per_sm']:5d} "
+                              f"{row['regs']:4d} {row['spill_bytes']:5d} {row['warps_per_sm']:5d} "
                               f"{g('per_pair_total', float('nan')):10.2f} {g('per_pair_fp32', 0):5.2f} "
                               f"{g('per_pair_mufu', 0):5.2f} {g('per_pair_memory', 0):5.2f} "
                               f"{g('per_pair_tensor', 0):5.2f} {g('bound_pairs_per_s', float('nan')):9.2e}",

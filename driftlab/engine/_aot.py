@@ -115,14 +115,15 @@ def compile_variant(method, layout, d, kind, bm, bn, warps, stages, arch):
 def analyse(method, layout, d, kname, bm, bn, warps, stages, arch=90):
     res, sass = compile_variant(method, layout, d, _KINDS[kname], bm, bn, warps, stages, arch)
     regs = int(re.search(r"REG:(\d+)", res).group(1))
-    local = int(re.search(r"LOCAL:(\d+)", res).group(1))
+    # spills go to the per-thread stack (STL/LDL): STACK, plus any other local memory
+    local = int(re.search(r"STACK:(\d+)", res).group(1)) + int(re.search(r"LOCAL:(\d+)", res).group(1))
     loop = main_loop(parse_sass(sass))
     threads = warps * 32
     pairs_per_thread = bm * bn / threads
     regs_alloc = -(-regs // 8) * 8
     ctas = max(0, min(64 // warps, 65536 // (regs_alloc * threads)))
     row = {"method": method, "layout": layout, "d": d, "kernel": kname, "block_m": bm, "block_n": bn,
-           "warps": warps, "stages": stages, "regs": regs, "local_bytes": local, "warps_per_sm": ctas * warps}
+           "warps": warps, "stages": stages, "regs": regs, "spill_bytes": local, "warps_per_sm": ctas * warps}
     if loop is not None:
         per = {k: v / pairs_per_thread for k, v in loop.items()}
         row.update({f"per_pair_{k}": v for k, v in per.items()})

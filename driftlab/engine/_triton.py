@@ -269,7 +269,10 @@ _TUNE_CONFIGS = [
 _FMA_CONFIGS = [
     triton.Config({"BLOCK_M": bm, "BLOCK_N": bn}, num_warps=w, num_stages=1)
     for bm, bn, w in ((32, 32, 4), (64, 32, 4), (32, 64, 4), (64, 64, 4), (64, 64, 8), (128, 64, 8),
-                      (128, 32, 4))
+                      (128, 32, 4),
+                      # 4 pairs per thread: ~120 registers at d = 8 instead of ~210 (twice the
+                      # resident warps; benchmarks/sass_probe.py), for d = 5..8
+                      (32, 32, 8), (16, 32, 4))
 ]
 _TUNE_KEY = ["D", "KIND", "HAS_LW", "MASK_SELF", "CMAJOR", "MB"]
 #: autotuned launchers for real GPUs (block sizes chosen by timing, per problem class and size bucket)
