@@ -16,6 +16,7 @@ Usage::
     python benchmarks/bench_engine.py                         # CPU: N = M = 2^12 .. 2^16
     python benchmarks/bench_engine.py --device cuda           # GPU: N = M = 2^12 .. 2^20
     python benchmarks/bench_engine.py --threads 1 --out benchmarks/results/engine_cpu_1thread.json
+    python benchmarks/bench_engine.py --threads 1 --tiles-sweep   # torch backend: tile shapes vs default
 
 Writes JSON (machine stamp from ``driftlab._io.machine_info``) and prints a table with the
 ratio to the dense baseline and, on CUDA, the fraction of the exp-throughput limit
@@ -123,6 +124,49 @@ def run_case(fn, device, repeats):
     return min(times), mem
 
 
+def tiles_sweep(device, lg, out):
+    """Pairs/s of the torch backend for a grid of (tile_rows, tile_cols), relative to its default."""
+    import itertools
+
+    import torch
+
+    from driftlab._io import machine_info, write_json
+    from driftlab.engine import kernel_sums
+    from driftlab.engine._torch import default_tiles
+    from driftlab.kernels import Gaussian, Laplace
+
+    n = 2**lg
+    default = default_tiles(device)
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for d, dt in ((2, torch.float32), (2, torch.float64), (8, torch.float32)):
+        x = torch.randn(n, d, generator=gen, dtype=dt).to(device)
+        y = (torch.randn(n, d, generator=gen, dtype=dt) + 0.1).to(device)
+        for kern in (Laplace(0.5), Gaussian(0.5)):
+            grid = {}
+            for tr, tc in itertools.product((64, 128, 256, 512), (1024, 2048, 4096, 8192)):
+                def fn(tr=tr, tc=tc):
+                    return kernel_sums(x, y, kern, backend="torch", tile_rows=tr, tile_cols=tc).shift
+                fn()
+                grid[(tr, tc)] = n * n / run_case(fn, device, 2)[0]
+            if default not in grid:
+                def fn_default():
+                    return kernel_sums(x, y, kern, backend="torch").shift
+                fn_default()
+                grid[default] = n * n / run_case(fn_default, device, 2)[0]
+            base = grid[default]
+            top = sorted(grid.items(), key=lambda kv: -kv[1])[:4]
+            name = f"{type(kern).__name__} d={d} {str(dt)[6:]}"
+            print(f"{name:24s} default {default}: {base:.3e} pairs/s; best "
+                  + ", ".join(f"{k}: {v / base:.2f}x" for k, v in top), flush=True)
+            rows += [{"kernel": type(kern).__name__, "d": d, "dtype": str(dt)[6:], "n": n, "tile_rows": k[0],
+                      "tile_cols": k[1], "pairs_per_s": v, "ratio_vs_default": v / base} for k, v in grid.items()]
+            write_json(out, {"machine": machine_info(), "device": device, "threads": torch.get_num_threads(),
+                             "default_tiles": list(default), "rows": rows})
+    print("wrote", out)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
@@ -134,6 +178,8 @@ def main(argv=None) -> int:
     p.add_argument("--dense-max", type=int, default=None, help="largest log2 N for the dense baseline")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--tiles-sweep", action="store_true",
+                   help="instead: the torch backend's pairs/s over a grid of tile shapes (N = M = 2^14)")
     args = p.parse_args(argv)
 
     import torch
@@ -146,6 +192,9 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = args.device
+    if args.tiles_sweep:
+        return tiles_sweep(dev, int(args.sizes or 14), args.out or Path(__file__).resolve().parent / "results"
+                           / f"engine_tiles_{dev}.json")
     if dev == "cuda" and not torch.cuda.is_available():
         print("no CUDA device", file=sys.stderr)
         return 2

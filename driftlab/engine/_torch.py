@@ -28,8 +28,15 @@ import math
 
 from driftlab import _backend as B
 
+#: CPU tiles: 256 x 2048 (4 MiB of float64 logits) instead of 256 x 8192: on one thread at
+#: N = M = 16384 (d = 2 float32/float64, d = 8 float32, Gaussian and Laplace) 1.08-1.27x faster
+#: in one sweep, 1.16-1.43x in 5 of 6 cases of a second (0.91x: Gaussian d = 2 float32); noisy
+#: 2-core machine. ``python benchmarks/bench_engine.py --threads 1 --tiles-sweep``
 CPU_TILE_ROWS = 256
-CPU_TILE_COLS = 8192
+CPU_TILE_COLS = 2048
+#: the fused (``compiled``) tiles do one pass per tile and prefer wide ones: 256 x 8192 ran
+#: 1.05-1.08x faster than 256 x 2048 (same sweep, one thread)
+COMPILED_TILE_COLS = 8192
 CUDA_TILE_ROWS = 2048
 CUDA_TILE_COLS = 8192
 
@@ -92,6 +99,8 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
     n, d = x.shape
     m = y.shape[0]
     dr, dc = default_tiles(x.device.type)
+    if compiled:
+        dc = max(dc, COMPILED_TILE_COLS)
     bn = min(tile_rows or dr, n)
     if period is not None and tile_cols is None:
         dc = max(256, dc // max(d, 1))  # the (d, rows, cols) displacement stack stays ~ one tile
