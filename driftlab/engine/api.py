@@ -94,7 +94,7 @@ def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool
     needed (float32), else ``torch``. On the CPU: ``sdpa`` for such Gaussian calls above
     :data:`AUTO_DENSE_PAIRS` pairs, ``dense`` for at most that many pairs, else ``torch``. (In
     ``benchmarks/bench_engine.py`` at N = M = 2^14, d = 2, one CPU thread: flash attention
-    5.2x the dense baseline, chunked torch 3.5-4.1x; on an H100 at 2^16 the Triton kernel
+    4.4-5.2x the dense baseline, chunked torch 3.6-4.6x; on an H100 at 2^16 the Triton kernel
     19-42x, ``sdpa`` (float32: memory-efficient kernel) 3.4x, chunked torch 1x.)
     """
     from driftlab.kernels import Gaussian
