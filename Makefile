@@ -31,8 +31,8 @@ test-gpu: install
 	$(PY) -m pytest -q -m "gpu"
 
 # on a lent GPU machine (no install there: nothing can be downloaded): tests + benchmarks
-gpu-session:
-	bash benchmarks/gpu_session.sh
+gpu-session:  # PART=tests|probe|bench for one part with twice the time
+	bash benchmarks/gpu_session.sh $(or $(PART),all)
 
 bench: install
 	$(PY) benchmarks/bench_drift.py --quick
