@@ -158,25 +158,32 @@ def test_config_validation():
             run_simulation(SimulationConfig(**bad), x, y, progress=False)
     with pytest.raises(ValueError, match="target"):
         run_simulation(SimulationConfig(), x, np.zeros((4, 2)), progress=False)
-    for bad in ({"backend": "compiled", "period": 1.0}, {"backend": "compiled", "kernel": "imq"}):
+    for bad in ({"backend": "compiled", "period": 1.0, "wrap": "minimum_image"}, {"backend": "compiled", "kernel": "imq"}):
         with pytest.raises(ValueError, match="compiled"):
             run_simulation(SimulationConfig(**bad), x, y, progress=False)
 
 
 @pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
                     reason="backend='compiled' needs Inductor's C++ compiler")
-def test_annealed_rd_run_with_compiled_tiles_matches_torch():
+@pytest.mark.parametrize("geometry", ["rd", "torus_lattice"])
+def test_annealed_run_with_compiled_tiles_matches_torch(geometry):
     # The compiled tiles take the bandwidth as a tensor (annealing must not recompile or go
-    # stale): the same run with the eager torch backend. float64, 6 Euler steps of a
-    # contracting field: per-step sums agree to ~1e-15 relative (summation order), so 1e-11
-    # on the particles leaves margin for the amplification over 6 steps.
+    # stale): the same run with the eager torch backend, in R^2 and on the 1-D torus (lattice
+    # images appended to the targets). float64, 6 Euler steps: per-step sums agree to ~1e-15
+    # relative (summation order), so 1e-11 on the particles leaves margin for 6 steps.
     rng = np.random.default_rng(3)
-    y = rng.normal(size=(300, 2)) * 0.5 + np.array([1.0, -0.5])
-    x = rng.normal(size=(257, 2))
+    if geometry == "rd":
+        y = rng.normal(size=(300, 2)) * 0.5 + np.array([1.0, -0.5])
+        x = rng.normal(size=(257, 2))
+        geo = {"kernel": "laplace", "scale": 1.0}
+    else:
+        y = np.mod(rng.normal(size=(300, 1)) * 0.1 + 0.3, 1.0)
+        x = rng.uniform(size=(257, 1))
+        geo = {"kernel": "gaussian", "scale": 0.2, "period": 1.0, "wrap": "lattice"}
     runs = {}
     for backend in ("torch", "compiled"):
-        cfg = SimulationConfig(kernel="laplace", scale=1.0, schedule="exponential", rate=0.2, step=0.5, n_steps=6,
-                               obs_points=100, backend=backend, checkpoint_every=0)
+        cfg = SimulationConfig(schedule="exponential", rate=0.2, step=0.5, n_steps=6, obs_points=100,
+                               backend=backend, checkpoint_every=0, **geo)
         runs[backend] = run_simulation(cfg, x, y, progress=False)
     assert runs["compiled"].info["backend"] == "compiled"
     assert_close(runs["compiled"].particles, runs["torch"].particles, atol=1e-11, what="compiled vs torch particles")

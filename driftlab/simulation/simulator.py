@@ -131,9 +131,11 @@ class SimulationConfig:
         if self.backend == "compiled":
             from driftlab.engine import _compiled
 
-            if self.period is not None or not _compiled.supported(kernel):
-                raise ValueError("backend='compiled' needs a Gaussian or Laplace kernel in R^d (period=None), "
-                                 f"got kernel={self.kernel!r}, period={self.period!r}")
+            minimum_image = self.period is not None and self.resolved_wrap(dim) == "minimum_image"
+            if minimum_image or not _compiled.supported(kernel):
+                raise ValueError("backend='compiled' needs a Gaussian or Laplace kernel in R^d or on a torus with "
+                                 f"wrap='lattice', got kernel={self.kernel!r}, period={self.period!r}, "
+                                 f"wrap={self.resolved_wrap(dim) if self.period is not None else None!r}")
         return self
 
     def make_kernel(self, length_scale: float | None = None):
