@@ -159,52 +159,26 @@ def _kernel_sums(XC, YC, X, YA, LW, OUT_C, OUT_L, n, m, MB, p0, p1, c0, c1, c2,
 
 
 @triton.jit
-def _fma_tile(XC, YC, LW, rows, cols, rmask, cmask, n, m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
+def _fma_tile(XC, YC, LW, rows, cols, rmask, cmask, n, m, acc, p0, p1, c0, c1, c2,
               D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
               MASK_SELF: tl.constexpr, CMAJOR: tl.constexpr, MASKED: tl.constexpr):
-    """One (BLOCK_M, BLOCK_N) tile of the fixed-reference sums, accumulated elementwise."""
+    """One (BLOCK_M, BLOCK_N) tile of the fixed-reference sums, accumulated elementwise.
+
+    ``acc`` is the tuple ``(sum p, sum p (y_0 - x_0), ..., sum p (y_{D-1} - x_{D-1}))`` of
+    register tiles (a Triton tuple: the coordinate loop is unrolled at compile time)."""
     d0 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 0, BLOCK_D, CMAJOR, MASKED)
+    diffs = (d0,)
     r2 = d0 * d0
-    if D > 1:
-        d1 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 1, BLOCK_D, CMAJOR, MASKED)
-        r2 += d1 * d1
-    if D > 2:
-        d2 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 2, BLOCK_D, CMAJOR, MASKED)
-        r2 += d2 * d2
-    if D > 3:
-        d3 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 3, BLOCK_D, CMAJOR, MASKED)
-        r2 += d3 * d3
-    if D > 4:
-        d4 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 4, BLOCK_D, CMAJOR, MASKED)
-        r2 += d4 * d4
-    if D > 5:
-        d5 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 5, BLOCK_D, CMAJOR, MASKED)
-        r2 += d5 * d5
-    if D > 6:
-        d6 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 6, BLOCK_D, CMAJOR, MASKED)
-        r2 += d6 * d6
-    if D > 7:
-        d7 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 7, BLOCK_D, CMAJOR, MASKED)
-        r2 += d7 * d7
+    for k in tl.static_range(1, D):
+        dk = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, k, BLOCK_D, CMAJOR, MASKED)
+        diffs = diffs + (dk,)
+        r2 += dk * dk
     logit = _logit(r2, LW, rows, cols, cmask, p0, p1, c0, c1, c2, KIND, HAS_LW, MASK_SELF, MASKED)
     p = tl.exp2(logit)  # fixed reference 0: logit <= 0 (profile <= 1, weights normalised), no overflow
-    s += p
-    a0 += p * d0
-    if D > 1:
-        a1 += p * d1
-    if D > 2:
-        a2 += p * d2
-    if D > 3:
-        a3 += p * d3
-    if D > 4:
-        a4 += p * d4
-    if D > 5:
-        a5 += p * d5
-    if D > 6:
-        a6 += p * d6
-    if D > 7:
-        a7 += p * d7
-    return s, a0, a1, a2, a3, a4, a5, a6, a7
+    out = (acc[0] + p,)
+    for k in tl.static_range(D):
+        out = out + (acc[k + 1] + p * diffs[k],)
+    return out
 
 
 @triton.jit
@@ -221,44 +195,23 @@ def _kernel_sums_fma(XC, YC, LW, OUT_S, OUT_SH, n, m, MB, p0, p1, c0, c1, c2,
     pid = tl.program_id(0)
     rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
     rmask = rows < n
-    s = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a0 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a1 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a2 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a3 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a4 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a5 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a6 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    a7 = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+    acc = (tl.zeros([BLOCK_M, BLOCK_N], tl.float32),)
+    for k in tl.static_range(D):
+        acc = acc + (tl.zeros([BLOCK_M, BLOCK_N], tl.float32),)
     m_full = (m // BLOCK_N) * BLOCK_N
     for j0 in range(0, m_full, BLOCK_N):
         cols = j0 + tl.arange(0, BLOCK_N)
-        s, a0, a1, a2, a3, a4, a5, a6, a7 = _fma_tile(
-            XC, YC, LW, rows, cols, rmask, cols < m, n, m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
-            D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, False)
+        acc = _fma_tile(XC, YC, LW, rows, cols, rmask, cols < m, n, m, acc, p0, p1, c0, c1, c2,
+                        D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, False)
     if m_full < m:
         cols = m_full + tl.arange(0, BLOCK_N)
-        s, a0, a1, a2, a3, a4, a5, a6, a7 = _fma_tile(
-            XC, YC, LW, rows, cols, rmask, cols < m, n, m, s, a0, a1, a2, a3, a4, a5, a6, a7, p0, p1, c0, c1, c2,
-            D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, True)
-    tot = tl.sum(s, axis=1)
+        acc = _fma_tile(XC, YC, LW, rows, cols, rmask, cols < m, n, m, acc, p0, p1, c0, c1, c2,
+                        D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, True)
+    tot = tl.sum(acc[0], axis=1)
     tl.store(OUT_S + rows, tot, mask=rmask)
     inv = tl.where(tot > 0, 1.0 / tl.where(tot > 0, tot, 1.0), 0.0)
-    tl.store(OUT_SH + rows * D, tl.sum(a0, axis=1) * inv, mask=rmask)
-    if D > 1:
-        tl.store(OUT_SH + rows * D + 1, tl.sum(a1, axis=1) * inv, mask=rmask)
-    if D > 2:
-        tl.store(OUT_SH + rows * D + 2, tl.sum(a2, axis=1) * inv, mask=rmask)
-    if D > 3:
-        tl.store(OUT_SH + rows * D + 3, tl.sum(a3, axis=1) * inv, mask=rmask)
-    if D > 4:
-        tl.store(OUT_SH + rows * D + 4, tl.sum(a4, axis=1) * inv, mask=rmask)
-    if D > 5:
-        tl.store(OUT_SH + rows * D + 5, tl.sum(a5, axis=1) * inv, mask=rmask)
-    if D > 6:
-        tl.store(OUT_SH + rows * D + 6, tl.sum(a6, axis=1) * inv, mask=rmask)
-    if D > 7:
-        tl.store(OUT_SH + rows * D + 7, tl.sum(a7, axis=1) * inv, mask=rmask)
+    for k in tl.static_range(D):
+        tl.store(OUT_SH + rows * D + k, tl.sum(acc[k + 1], axis=1) * inv, mask=rmask)
 
 
 _TUNE_CONFIGS = [
