@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("triton")
 
-from driftlab.engine import _aot  # noqa: E402
+from driftlab.engine import _aot
 
 SYNTHETIC_SASS = """
         /*0000*/                   MOV R1, c[0x0][0x28] ;
@@ -69,4 +69,3 @@ def test_kernels_compile_for_sm90_and_keep_their_invariants(method, layout, d, k
     else:
         assert tensor > 0.0, f"dot kernel has no tensor-core instruction in its main loop: {info}"
     assert row["per_pair_fp32"] >= 2 * d, f"fewer FP32 ops per pair ({row['per_pair_fp32']}) than 2d = {2 * d}: {info}"
-    assert 0 < row["bound_pairs_per_s"] <= _aot.EX2_PER_S

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 #: H100 ceilings measured by benchmarks/bench_triton.py (benchmarks/results/h100_20261122/)
@@ -59,26 +60,23 @@ def main_loop(instrs):
         body = [o for a, o, _ in instrs if lo <= a <= addr]
         ex2 = sum(o.startswith("MUFU.EX2") for o in body)
         if best is None or ex2 > best[0] or (ex2 == best[0] and len(body) > best[1]):
-            counts = {}
-            for o in body:
-                counts[_classify(o)] = counts.get(_classify(o), 0) + 1
-            best = (ex2, len(body), counts)
+            best = (ex2, len(body), dict(Counter(_classify(o) for o in body)))
     return None if best is None else {"total": best[1], "ex2": best[0], **best[2]}
 
 
 def tools_available() -> bool:
     """Whether Triton's bundled ``cuobjdump`` (and ``ptxas``) are here."""
     try:
-        return _tools().exists() and _tools().with_name("ptxas").exists()
+        tool = _cuobjdump()
     except ImportError:
         return False
+    return tool.exists() and tool.with_name("ptxas").exists()
 
 
-def _tools():
+def _cuobjdump() -> Path:
     import triton
 
-    b = Path(triton.__file__).resolve().parent / "backends" / "nvidia" / "bin"
-    return b / "cuobjdump"
+    return Path(triton.__file__).resolve().parent / "backends" / "nvidia" / "bin" / "cuobjdump"
 
 
 def compile_variant(method, layout, d, kind, bm, bn, warps, stages, arch):
@@ -106,7 +104,7 @@ def compile_variant(method, layout, d, kind, bm, bn, warps, stages, arch):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "k.cubin"
         path.write_bytes(ck.asm["cubin"])
-        tool = str(_tools())
+        tool = str(_cuobjdump())
         res = subprocess.run([tool, "-res-usage", str(path)], capture_output=True, text=True, check=True).stdout
         sass = subprocess.run([tool, "-sass", str(path)], capture_output=True, text=True, check=True).stdout
     return res, sass

@@ -286,11 +286,11 @@ class _Prepared:
     (m, BLOCK_D) with ``ya[:, d] = 1``, and, for ``layout="coord"``, coordinate-major ``xc``
     (d, n) and ``yc`` (d, m) for the distance loads (else ``xc, yc = xa, ya``)."""
 
-    def __init__(self, xa, ya, d, coord):
+    def __init__(self, xa, ya, d, coord, yc=None):
         self.xa, self.ya, self.d, self.coord = xa, ya, d, coord
         self.block_d = ya.shape[1]
         self.xc = xa[:, :d].t().contiguous() if coord else xa
-        self.yc = ya[:, :d].t().contiguous() if coord else ya
+        self.yc = yc if yc is not None else (ya[:, :d].t().contiguous() if coord else ya)
 
     @classmethod
     def centred(cls, x, y, coord):
@@ -306,12 +306,9 @@ class _Prepared:
         return cls(xa, ya, d, coord)
 
     def rows(self, idx):
-        """The same problem for the query rows ``idx`` (a slice or an index tensor)."""
-        out = _Prepared.__new__(_Prepared)
-        out.__dict__.update(self.__dict__)
-        out.xa = self.xa[idx]
-        out.xc = self.xc[:, idx].contiguous() if self.coord else out.xa
-        return out
+        """The same problem for the query rows ``idx`` (a slice or an index tensor); the
+        references' copies are shared, not rebuilt (the far-field fallback calls this per row)."""
+        return _Prepared(self.xa[idx], self.ya, self.d, self.coord, yc=self.yc)
 
 
 def _flags(pre, lw2, code, mask_self):
