@@ -28,6 +28,21 @@ TITLE = "Annealing vs fixed bandwidth: convergence time vs K_max (1-D) and vs d 
 COLORS = {"fixed_s0": "C3", "best_fixed": "C0", "annealed": "C2"}
 
 
+def plot_times_vs_k(ax, rows, color, label, t_max, theory_max):
+    """One schedule's convergence times against K_max: theory (dotted, up to ``theory_max``),
+    Euler-stepped theory (dashed), measured (dots; open triangles at ``t_max`` where a run did
+    not converge). Row values may be floats or JSON strings ("inf")."""
+    K = np.array([r["K_max"] for r in rows], dtype=float)
+    th, the, me = (np.array([float(r[key]) for r in rows]) for key in ("T_theory", "T_theory_euler", "T_measured"))
+    ok = np.isfinite(th) & (th < theory_max)
+    ax.plot(K[ok], th[ok], ls=":", color=color, lw=1)
+    ok = np.isfinite(the)
+    ax.plot(K[ok], the[ok], ls="--", color=color, lw=1)
+    ok = np.isfinite(me)
+    ax.plot(K[ok], me[ok], "o", color=color, ms=4, label=label)
+    ax.plot(K[~ok], [t_max] * int((~ok).sum()), "^", color=color, ms=5, mfc="none")
+
+
 def _committed_1d_rows(ks, n, t_max):
     """The sweep's 1-D Gaussian rows if they cover exactly this configuration, else None."""
     import json
@@ -73,18 +88,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     fig, axes = figure(ncols=2, nrows=1)
     ax = axes[0, 0]
     for name, c in COLORS.items():
-        rs = [r for r in rows1 if r["schedule"] == name]
-        K = np.array([r["K_max"] for r in rs], dtype=float)
-        th = np.array([r["T_theory"] for r in rs])
-        the = np.array([r["T_theory_euler"] for r in rs])
-        me = np.array([r["T_measured"] for r in rs])
-        ok = np.isfinite(th) & (th < 1e4)
-        ax.plot(K[ok], th[ok], ls=":", color=c, lw=1)
-        ok = np.isfinite(the)
-        ax.plot(K[ok], the[ok], ls="--", color=c, lw=1)
-        ok = np.isfinite(me)
-        ax.plot(K[ok], me[ok], "o", color=c, ms=4, label=name)
-        ax.plot(K[~ok], [tmax1] * int((~ok).sum()), "^", color=c, ms=5, mfc="none")
+        plot_times_vs_k(ax, [r for r in rows1 if r["schedule"] == name], c, name, tmax1, 1e4)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("K_max")

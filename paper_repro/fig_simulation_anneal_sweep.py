@@ -24,12 +24,11 @@ import math
 import tempfile
 from pathlib import Path
 
-import numpy as np
+from paper_repro.fig_simulation_anneal import COLORS, plot_times_vs_k
 
 NAME = "simulation-anneal-sweep"
 TITLE = "Annealing vs best fixed bandwidth: 1-D Gaussian/Laplace and d = 2..8 at finite N (sweep)"
 
-COLORS = {"fixed_s0": "C3", "best_fixed": "C0", "annealed": "C2"}
 DCOL = {2: "C0", 3: "C1", 4: "C2", 8: "C3"}
 
 
@@ -77,17 +76,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
             rs = sorted((r for r in rows if r["schedule"] == name), key=lambda r: r["K_max"])
             if not rs:
                 continue
-            K = np.array([r["K_max"] for r in rs], dtype=float)
-            th = np.array([_f(r["T_theory"]) for r in rs])
-            the = np.array([_f(r["T_theory_euler"]) for r in rs])
-            me = np.array([_f(r["T_measured"]) for r in rs])
-            ok = np.isfinite(th) & (th < 30 * t1)
-            ax.plot(K[ok], th[ok], ls=":", color=c, lw=1)
-            ok = np.isfinite(the)
-            ax.plot(K[ok], the[ok], ls="--", color=c, lw=1)
-            ok = np.isfinite(me)
-            ax.plot(K[ok], me[ok], "o", color=c, ms=4, label=name)
-            ax.plot(K[~ok], [t1] * int((~ok).sum()), "^", color=c, ms=5, mfc="none")
+            plot_times_vs_k(ax, rs, c, name, t1, 30 * t1)
             ex = [r for r in payload.get("cells_1d_extra", []) if r["kernel"] == kern and r["schedule"] == name
                   and math.isfinite(_f(r["T_measured"]))]
             if ex:  # longer runs beyond t_max (diamonds)
