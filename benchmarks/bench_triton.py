@@ -126,12 +126,17 @@ def main(argv=None) -> int:
         spec.loader.exec_module(legacy)
 
     out = args.out or Path(__file__).resolve().parent / "results" / "triton_probe.json"
+    rows = []
+
+    def dump():  # rewritten after every row: a run cut by its time limit keeps what it measured
+        write_json(out, {"machine": machine_info(), "triton": triton.__version__, "torch": torch.__version__,
+                         "ceilings": ceil, "rows": rows})
+
     ceil = _probe_ceilings(torch)
     print(f"ceilings: ex2 {ceil['ex2_per_s']:.3e}/s  fma {ceil['fma_per_s']:.3e}/s", flush=True)
     n = 2**args.log2n
     kernels = {"gaussian": Gaussian(0.5), "laplace": Laplace(0.5)}
     rng = np.random.default_rng(0)
-    rows = []
     for kname in args.kernels.split(","):
         kern = kernels[kname]
         for d in [int(s) for s in args.dims.split(",")]:
@@ -156,17 +161,14 @@ def main(argv=None) -> int:
                 row = {"kernel": kname, "d": d, "n": n, "variant": name, "ms": ms, "pairs_per_s": pps,
                        "ex2_fraction": pps / ceil["ex2_per_s"], "err_max": err_max, "err_rel_l2": err_rel}
                 rows.append(row)
-                # rewritten after every row: a run cut by its time limit keeps what it measured
-                write_json(out, {"machine": machine_info(), "triton": triton.__version__,
-                                 "torch": torch.__version__, "ceilings": ceil, "rows": rows})
+                dump()
                 print(f"{kname:8s} d={d:2d} {name:18s} {ms:9.3f} ms {pps:10.3e} pairs/s "
                       f"({row['ex2_fraction']:.2f} of ex2)  err max {err_max:.1e} rel {err_rel:.1e}", flush=True)
             for tuned in (T._kernel_sums_fma_tuned, T._kernel_sums_tuned):
                 best = getattr(tuned, "best_config", None)
                 if best is not None:
                     print(f"  autotuned ({tuned.fn.__name__}): {best}", flush=True)
-    write_json(out, {"machine": machine_info(), "triton": triton.__version__, "torch": torch.__version__,
-                     "ceilings": ceil, "rows": rows})
+    dump()
     print("wrote", out)
     return 0
 
