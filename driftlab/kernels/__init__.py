@@ -9,12 +9,13 @@ its parameters. See :class:`RadialKernel` for the interface.
 True
 """
 
-from driftlab.kernels._base import RadialKernel
+from driftlab.kernels._base import FastForm, RadialKernel
 from driftlab.kernels._hankel import radial_fourier, sphere_average
 from driftlab.kernels._profiles import Gaussian, InverseMultiquadric, Laplace, Matern, Wendland
 
 __all__ = [
     "RadialKernel",
+    "FastForm",
     "Gaussian",
     "Laplace",
     "Matern",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,36 @@ import numpy as np
 from driftlab import _backend as B
 from driftlab._validation import check_int, check_points, check_same_backend
 
-__all__ = ["RadialKernel"]
+__all__ = ["RadialKernel", "FastForm"]
+
+
+@dataclass(frozen=True)
+class FastForm:
+    r"""A kernel's log-profile in one of the closed forms that fast engine backends evaluate.
+
+    A fast backend (fused torch tiles, Triton) supports a kernel through this description
+    alone, never by asking which class it is.
+
+    ``kind``:
+
+    - ``"sq_exp"``: :math:`\log\varphi = -a r^2` (Gaussian, :math:`a = 1/(2s^2)`);
+    - ``"exp"``: :math:`\log\varphi = -a r` (Laplace, Matérn-1/2, :math:`a = 1/\tau`);
+    - ``"poly_exp"``: :math:`\log\varphi = -z + \log\sum_i c_i z^i`, :math:`z = a r`
+      (half-integer Matérn; ``poly`` holds :math:`c_0, c_1, \dots` in ascending order);
+    - ``"imq"``: :math:`\log\varphi = -\beta\,\mathrm{log1p}(a r^2)` (inverse
+      multiquadric, :math:`a = 1/c^2`).
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Gaussian
+    >>> Gaussian(0.5).fast_form
+    FastForm(kind='sq_exp', a=2.0, beta=0.0, poly=())
+    """
+
+    kind: str
+    a: float
+    beta: float = 0.0
+    poly: tuple[float, ...] = ()
 
 
 class RadialKernel(ABC):
@@ -56,6 +86,11 @@ class RadialKernel(ABC):
 
     #: True when :meth:`log_profile_sq` is cheaper than :meth:`log_profile` (no sqrt).
     prefers_squared_distance: bool = False
+
+    @property
+    def fast_form(self) -> FastForm | None:
+        """The closed form fast backends evaluate (:class:`FastForm`), or None (generic path)."""
+        return None
 
     def profile(self, r):
         r""":math:`\varphi(r)`."""

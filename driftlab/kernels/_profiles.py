@@ -9,7 +9,7 @@ from driftlab._backend import scipy_special as sp
 
 from driftlab import _backend as B
 from driftlab._validation import check_positive
-from driftlab.kernels._base import RadialKernel, _log_gamma_ratio_norm
+from driftlab.kernels._base import FastForm, RadialKernel, _log_gamma_ratio_norm
 
 __all__ = ["Gaussian", "Laplace", "Matern", "InverseMultiquadric", "Wendland"]
 
@@ -53,6 +53,10 @@ class Gaussian(RadialKernel):
     def log_profile_sq(self, r2):
         return r2 * (-0.5 / self.bandwidth**2)
 
+    @property
+    def fast_form(self) -> FastForm:
+        return FastForm("sq_exp", 0.5 / self.bandwidth**2)
+
     def dlog_profile(self, r):
         return -r / self.bandwidth**2
 
@@ -94,6 +98,10 @@ class Laplace(RadialKernel):
 
     def log_profile(self, r):
         return r * (-1.0 / self.temperature)
+
+    @property
+    def fast_form(self) -> FastForm:
+        return FastForm("exp", 1.0 / self.temperature)
 
     def dlog_profile(self, r):
         return r * 0.0 - 1.0 / self.temperature
@@ -158,6 +166,14 @@ class Matern(RadialKernel):
     @property
     def params(self) -> dict[str, float]:
         return {"nu": self.nu, "length_scale": self._length}
+
+    @property
+    def fast_form(self) -> FastForm | None:
+        if not self._half_integer:
+            return None
+        if len(self._poly) == 1:
+            return FastForm("exp", self._rate)
+        return FastForm("poly_exp", self._rate, poly=tuple(float(c) for c in self._poly[::-1]))
 
     def _horner(self, coeffs, z):
         acc = z * 0.0 + coeffs[0]
@@ -325,6 +341,10 @@ class InverseMultiquadric(RadialKernel):
 
     def log_profile(self, r):
         return self.log_profile_sq(r * r)
+
+    @property
+    def fast_form(self) -> FastForm:
+        return FastForm("imq", 1.0 / self.scale**2, beta=self.beta)
 
     def log_profile_sq(self, r2):
         return -self.beta * B.ops(r2).log1p(r2 / self.scale**2)
