@@ -7,7 +7,8 @@ Batch (numpy or torch, float32/float64, CPU/CUDA, tiled): :func:`batch_mean_shif
 ``kernel_gradient``), :func:`official_drift` (the multi-temperature pipeline of [D]).
 """
 
-from driftlab.fields.batch import DRIFT_METHODS, DriftComponents, batch_drift, batch_mean_shift, official_drift
+from driftlab.fields._official import official_drift
+from driftlab.fields.batch import DRIFT_METHODS, DriftComponents, batch_drift, batch_mean_shift
 from driftlab.fields.population import (
     POPULATION_METHODS,
     FieldEstimate,
