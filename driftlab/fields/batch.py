@@ -44,15 +44,12 @@ import numpy as np
 
 from driftlab import _backend as B
 from driftlab._validation import (
-    check_finite_scalar,
     check_int,
-    check_nonnegative,
     check_points,
-    check_positive,
     check_same_backend,
 )
 from driftlab.fields import _streaming as S
-from driftlab.kernels import Laplace, RadialKernel
+from driftlab.kernels import RadialKernel
 
 __all__ = ["batch_mean_shift", "batch_drift", "DriftComponents", "DRIFT_METHODS"]
 
