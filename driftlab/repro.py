@@ -60,7 +60,10 @@ class FigureScript:
     module: ModuleType
 
     def make(self, out_dir: Path, quick: bool = False) -> list[Path]:
-        return list(self.module.make(Path(out_dir), quick=quick))
+        from driftlab.plotting import style
+
+        with style():
+            return list(self.module.make(Path(out_dir), quick=quick))
 
 
 def _load(path: Path) -> ModuleType:
@@ -118,5 +121,9 @@ def run_script(make: Callable[..., list[Path]]) -> None:
     parser.add_argument("--quick", action="store_true", help="smaller, faster version")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default figures/)")
     args = parser.parse_args()
-    for p in make(args.out or default_figures_dir(), quick=args.quick):
+    from driftlab.plotting import style
+
+    with style():
+        paths = make(args.out or default_figures_dir(), quick=args.quick)
+    for p in paths:
         print(p)

@@ -15,7 +15,7 @@ import numpy as np
 
 from analysis.training_official import PUBLISHED_LOSS, load_cached, run_official
 from driftlab._io import without_timings, write_csv, write_json
-from driftlab.plotting import figure, plt, save_figure
+from driftlab.plotting import figure, save_figure
 
 NAME = "training-official"
 TITLE = "official toy (MLP 32-256x3-2, Adam 1e-3, Laplace tau 0.05, Alg. 2): swiss roll, checkerboard"
@@ -67,7 +67,6 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     paths = [save_figure(fig, out / "training_official.pdf"),
              write_json(out / "training_official.json", without_timings({"quick": quick, "table": table, "runs": runs})),
              write_csv(out / "training_official.csv", without_timings(table))]
-    plt.close(fig)
     return paths
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from analysis.training_sinkhorn import run_comparison, summary
 from driftlab._io import write_csv, write_json
-from driftlab.plotting import figure, plt, save_figure
+from driftlab.plotting import figure, save_figure
 
 NAME = "training-sinkhorn"
 TITLE = "8-Gaussian ring, particles, s = 0.1: kernel drift (= Sinkhorn, 0 iterations) vs Sinkhorn drift"
@@ -47,7 +47,6 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     paths = [save_figure(fig, out / "training_sinkhorn.pdf"),
              write_json(out / "training_sinkhorn.json", {"quick": quick, "rows": rows, "summary": table}),
              write_csv(out / "training_sinkhorn.csv", table)]
-    plt.close(fig)
     return paths
 
 

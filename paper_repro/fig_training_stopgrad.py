@@ -8,7 +8,7 @@ import numpy as np
 
 from analysis.training_stopgrad import INITS, run_ablation, summary
 from driftlab._io import write_csv, write_json
-from driftlab.plotting import figure, plt, save_figure
+from driftlab.plotting import figure, save_figure
 
 NAME = "training-stopgrad"
 TITLE = "stop-gradient ablation: two-Gaussian toy, particles, Gaussian-kernel drift (s = 1)"
@@ -51,7 +51,6 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     paths = [save_figure(fig, out / "training_stopgrad.pdf"),
              write_json(out / "training_stopgrad.json", {"quick": quick, "rows": rows, "summary": table}),
              write_csv(out / "training_stopgrad.csv", table)]
-    plt.close(fig)
     return paths
 
 
