@@ -169,3 +169,84 @@ def test_bad_inputs_raise_clear_errors():
         p.sample(3, rng="seed")
     with pytest.raises(ValueError, match="evenly spaced"):
         GridDensity([np.array([0, 1, 3, 4.0])], np.ones(4))
+
+
+# ----- far from the components: responsibilities and scores without cancellation --------------
+def _mp_gmm_1d(means, var, weights, x0):
+    """Independent mpmath reference: responsibilities and score of a 1-D mixture, with 40
+    digits beyond those that the O(x^2) log-densities need (2 log10|x|)."""
+    import mpmath as mp
+
+    with mp.workdps(40 + int(2 * np.log10(abs(x0) + 1.0))):
+        x = mp.mpf(x0)
+        logs = [mp.log(w) - (x - m) ** 2 / (2 * mp.mpf(v)) - mp.log(2 * mp.pi * v) / 2
+                for m, v, w in zip(map(mp.mpf, means), var, weights)]
+        top = max(logs)
+        e = [mp.e ** (lp - top) for lp in logs]
+        z = sum(e)
+        r = [t / z for t in e]
+        score = -sum(ri * (x - mp.mpf(m)) / mp.mpf(v) for ri, m, v in zip(r, means, var))
+        return [float(t) for t in r], float(score)
+
+
+@pytest.mark.parametrize("x0", [3.0, 40.0, 1e8, 1e17, -1e17, 1e150])
+def test_responsibilities_and_score_far_from_the_components(x0):
+    """At x = 1e17 the two log-densities are -1.25e34 apart from each other by only 4e17/0.8:
+    formed separately they round to the same number (ulp 2e18), responsibilities came out [1, 1]
+    and the score twice the truth. Reference: mpmath (40 spare digits). Tolerance: float64 round-off on
+    O(1) terms (1e-12 relative)."""
+    means, var, w = [-1.0, 1.0], [0.4, 0.4], [0.5, 0.5]
+    p = GaussianMixture([[m] for m in means], var[0])
+    r_want, s_want = _mp_gmm_1d(means, var, w, x0)
+    r = p.responsibilities([[x0]])[0]
+    assert_close(r, r_want, rtol=1e-12, atol=1e-300, what="responsibilities", inputs=x0)
+    assert_close(p.score([[x0]])[0, 0], s_want, rtol=1e-12, what="score", inputs=x0)
+    post = p.gaussian_posterior([[x0]], 0.25)
+    assert_close(post.weights[0].sum(), 1.0, rtol=1e-14, what="posterior weights sum", inputs=x0)
+
+
+def test_unequal_variances_far_away_match_mpmath():
+    means, var, w = [-1.0, 2.0, 0.5], [0.4, 0.9, 0.4], [0.2, 0.5, 0.3]
+    p = GaussianMixture([[m] for m in means], var, w)
+    for x0 in (-30.0, 7.0, 1e6, -1e12):
+        r_want, s_want = _mp_gmm_1d(means, var, w, x0)
+        # float64 round-off: the log-density gaps are O(x^2) and known to ~1e-16 relative, so
+        # responsibilities carry ~eps * x^2 / v absolute log error where they are not 0 or 1.
+        assert_close(p.responsibilities([[x0]])[0], r_want, rtol=1e-9, atol=1e-300, what="resp", inputs=x0)
+        assert_close(p.score([[x0]])[0, 0], s_want, rtol=1e-12, what="score", inputs=x0)
+
+
+def test_score_difference_far_away_equal_covariances():
+    """grad log p_s - grad log q_s at x = 1e17 for p = (N(-1, .4) + N(1, .4))/2, q = N(0, .4),
+    s = 0.5: the responsibilities select N(1, .65), the field is (1 - 0)/0.65 (closed form);
+    the two scores are -1.5e17 each, so it must not be formed as their difference."""
+    from driftlab.distributions import score_difference
+
+    p = GaussianMixture([[-1.0], [1.0]], 0.4).smooth(0.5)
+    q = GaussianMixture([[0.0]], 0.4).smooth(0.5)
+    for x0, want in ((1e17, 1.0 / 0.65), (-1e17, -1.0 / 0.65), (1e300, 1.0 / 0.65)):
+        got = score_difference(p, q, [[x0]])
+        # exact cancellation of the x terms; float64 round-off in 1/0.65.
+        assert_close(got, [[want]], rtol=1e-14, what="score difference", inputs=x0)
+    # near the mass: equal to the difference of the scores (float64 round-off)
+    x = np.linspace(-3, 3, 13)[:, None]
+    assert_close(score_difference(p, q, x), p.score(x) - q.score(x), rtol=1e-12, atol=1e-13,
+                 what="near field")
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+def test_score_difference_matches_scores_near_the_mass(cov_type):
+    from driftlab.distributions import score_difference
+
+    p, q = random_gmm(11, 2, 3, cov_type), random_gmm(12, 2, 2, cov_type)
+    x = np.concatenate([p.sample(10, rng=1), q.sample(10, rng=2)])
+    # no cancellation near the mass: float64 round-off of O(1) scores.
+    assert_close(score_difference(p, q, x), p.score(x) - q.score(x), rtol=1e-10, atol=1e-11,
+                 what=f"score difference {cov_type}")
+
+
+def test_huge_mixture_weights_are_normalised_without_overflow():
+    p = GaussianMixture([[-1.0], [1.0]], 1.0, [1e308, 1e308])
+    assert_close(p.weights, [0.5, 0.5], rtol=1e-15, what="weights")
+    e = EmpiricalMeasure([[0.0], [1.0]], [1e308, 1e308])
+    assert_close(e.weights, [0.5, 0.5], rtol=1e-15, what="empirical weights")

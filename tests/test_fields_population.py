@@ -40,7 +40,7 @@ def test_gaussian_equal_covariance_field_is_constant(s, x0):
     assert_close(v, np.tile(want, (2, 1)), atol=1e-12, what="constant field", inputs=(s, x0))
 
 
-@pytest.mark.parametrize("kern", [Gaussian(0.6), Laplace(0.5), Matern(2.5, 0.6)], ids=repr)
+@pytest.mark.parametrize("kern", [Gaussian(0.6), Laplace(0.5), Matern(0.6, nu=2.5)], ids=repr)
 def test_quadrature_matches_scipy_quad_1d(kern):
     x = np.array([[-2.0], [0.2], [3.5]])
     est = population_mean_shift(P1, x, kern, method="quadrature")
@@ -148,3 +148,53 @@ def test_quadrature_far_from_the_mass_matches_closed_form(x0):
     want = population_mean_shift(P1, x, Gaussian(0.5)).value
     got = population_mean_shift(P1, x, Gaussian(0.5), method="quadrature")
     assert_close(got.value, want, rtol=1e-8, atol=1e-8, what="far-field quadrature", inputs=x0)
+
+
+# ----- far from the mass: closed forms without cancellation ----------------------------------
+@pytest.mark.parametrize("x0", [1e3, 1e17, -1e17, 1e100])
+def test_closed_drift_far_from_the_mass(x0):
+    """p = (N(-1, .4) + N(1, .4))/2, q = N(0, .4), Gaussian kernel s = 0.5. At x0 > 0 far away
+    the kernel posterior of p sits on N(1, .4) alone (its weight on N(-1, .4) is e^(-4 x0 / 1.3)),
+    so V = s^2 (1 - 0) / (0.4 + s^2) = 0.25 / 0.65 = 0.3846 exactly (mirrored for x0 < 0).
+    It came out as 6.15e16 at x0 = 1e17 (responsibilities [1, 1]). Tolerance: float64 round-off
+    of the O(1) closed form."""
+    p, q = GaussianMixture([[-1.0], [1.0]], 0.4), GaussianMixture([[0.0]], 0.4)
+    want = np.sign(x0) * 0.25 / 0.65
+    got = population_drift(p, q, [[x0]], Gaussian(0.5))
+    assert got.method == "closed"
+    assert_close(got.value, [[want]], rtol=1e-13, what="closed drift", inputs=x0)
+    # the mean shift alone: s^2 (mu_k - x) / (v + s^2), relative float64 round-off
+    mp_ = population_mean_shift(p, [[x0]], Gaussian(0.5)).value
+    assert_close(mp_, [[0.25 * (np.sign(x0) - x0) / 0.65]], rtol=1e-14, what="closed mean shift", inputs=x0)
+
+
+def test_closed_drift_far_from_the_mass_2d_full_and_unequal_covariances():
+    """Unequal covariances: the x-dependent term does not cancel; compare with a 60-digit
+    mpmath evaluation of s^2 (grad log p_s - grad log q_s) (float64 relative round-off)."""
+    import mpmath as mp
+
+    S1 = np.array([[0.7, 0.2], [0.2, 0.4]])
+    S2 = np.array([[0.5, -0.1], [-0.1, 0.9]])
+    p = GaussianMixture([[1.0, -0.5], [-0.3, 0.2]], np.stack([S1, S1]), [0.3, 0.7])
+    q = GaussianMixture([[0.2, 0.1]], S2[None])
+    s = 0.6
+    for x in ([30.0, -12.0], [1e6, 2e6]):
+        got = population_drift(p, q, [x], Gaussian(s)).value[0]
+        with mp.workdps(60):
+            X = mp.matrix(x)
+
+            def score(gm):
+                covs = [mp.matrix(c.tolist()) + s * s * mp.eye(2) for c in gm.covariances]
+                lps, grads = [], []
+                for w, m, c in zip(gm.weights, gm.means, covs):
+                    dlt = X - mp.matrix(m.tolist())
+                    ci = c**-1
+                    lps.append(mp.log(w) - (dlt.T * ci * dlt)[0] / 2 - mp.log(mp.det(c)) / 2)
+                    grads.append(-(ci * dlt))
+                top = max(lps)
+                e = [mp.e ** (v - top) for v in lps]
+                return sum((ei * g for ei, g in zip(e, grads)), mp.matrix(2, 1)) / sum(e)
+
+            want = [float(v) for v in (s * s) * (score(p) - score(q))]
+        scale = s * s * np.linalg.norm(x) * 3.0  # |s^2 (P - Q) x|: the size of the uncancelled term
+        assert_close(got, want, rtol=1e-12, atol=1e-14 * scale, what="2-D unequal covariances", inputs=x)

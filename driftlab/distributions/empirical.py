@@ -31,7 +31,13 @@ class EmpiricalMeasure:
         pts = check_points(B.to_numpy(points) if B.is_torch(points) else points, "points")
         self.points = np.asarray(pts, dtype=np.float64)
         n = self.points.shape[0]
-        self.weights = np.full(n, 1.0 / n) if weights is None else check_weights(weights, n)
+        if weights is None:
+            self.weights = np.full(n, 1.0 / n)
+        else:
+            w = np.asarray(B.to_numpy(weights) if B.is_torch(weights) else weights, dtype=np.float64)
+            top = float(np.max(w)) if w.size and np.isfinite(w).all() else 0.0
+            # divide by the largest weight first: the sum of [1e308, 1e308] overflows
+            self.weights = check_weights(w / top if top > 0 else w, n)
 
     @property
     def dim(self) -> int:

@@ -17,7 +17,7 @@ from scipy import special as sp
 
 from driftlab._validation import check_int, check_nonnegative, check_points, check_positive
 
-__all__ = ["GaussianMixture", "GaussianPosterior", "as_generator"]
+__all__ = ["GaussianMixture", "GaussianPosterior", "as_generator", "score_difference"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -136,8 +136,9 @@ class GaussianMixture:
             w = np.asarray(weights, dtype=np.float64)
             if w.shape != (K,):
                 raise ValueError(f"weights must have shape ({K},), got {w.shape}")
-            if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            if not np.isfinite(w).all() or (w < 0).any() or not w.max() > 0:
                 raise ValueError("weights must be finite, non-negative and not all zero")
+            w = w / w.max()  # first by the largest: the sum of [1e308, 1e308] overflows
             w = w / w.sum()
         self.means = mu
         self._cov = cov
@@ -152,6 +153,11 @@ class GaussianMixture:
             self._logdet = np.sum(np.log(cov), axis=1)
         else:
             self._logdet = d * np.log(cov)
+        # components sharing one covariance matrix: their log-density differences are linear
+        # in x and are formed as such (never as the difference of two O(|x|^2) numbers)
+        flat = self._cov.reshape(K, -1)
+        _, self._group = np.unique(flat, axis=0, return_inverse=True)
+        self._group = self._group.reshape(K)
 
     # ----- basic properties --------------------------------------------------------
     @property
@@ -224,24 +230,54 @@ class GaussianMixture:
     def pdf(self, x: Any) -> np.ndarray:
         return np.exp(self.log_prob(x))
 
+    def _log_responsibilities(self, x: np.ndarray) -> np.ndarray:
+        r"""Normalised log posterior component probabilities, shape (n, K), for validated x.
+
+        Far from the components (:math:`|x| = 10^{17}`) the component log-densities are
+        :math:`O(|x|^2)` and round to the same number although they differ by
+        :math:`O(|x|)`. Each is therefore taken relative to the row's most likely component
+        :math:`*`: for components with the same covariance the gap is formed exactly as
+        :math:`\log w_k - \log w_* - \tfrac12(\mu_* - \mu_k)^\top\Sigma^{-1}
+        ((x - \mu_k) + (x - \mu_*))`, which has no cancellation; components with different
+        covariances differ at order :math:`|x|^2` and their direct gap is accurate.
+        """
+        if self.n_components == 1:
+            return np.zeros((x.shape[0], 1))
+        with np.errstate(over="ignore", invalid="ignore"):  # |x| > 1e154: -inf, settled below
+            lp = self._component_log_prob(x)
+        star = np.argmax(lp, axis=1)  # (n,)
+        rows = np.arange(x.shape[0])
+        diff = x[:, None, :] - self.means[None, :, :]  # (n, K, d)
+        lin = self._precision_times(diff + diff[rows, star][:, None, :])  # Sigma_k^-1 (d_k + d_*)
+        dmu = self.means[star][:, None, :] - self.means[None, :, :]  # mu_* - mu_k
+        logw = np.log(self.weights)
+        same = self._group[None, :] == self._group[star][:, None]
+        with np.errstate(invalid="ignore"):  # zero weights / overflowed lp: resolved just below
+            gap_same = logw[None, :] - logw[star][:, None] - 0.5 * np.sum(dmu * lin, axis=-1)
+            gap = np.where(same, gap_same, lp - lp[rows, star][:, None])
+        if np.isnan(gap).any():
+            # components with different covariances whose squared distances overflow
+            bad = int(np.argmax(np.isnan(gap).any(axis=1)))
+            raise ValueError(
+                f"x[{bad}] is too far from the mixture components for float64 (squared "
+                f"Mahalanobis distances overflow, |x - mu| / std > ~1e154): rescale x and the mixture")
+        return gap - sp.logsumexp(gap, axis=1, keepdims=True)
+
     def responsibilities(self, x: Any) -> np.ndarray:
         """Posterior component probabilities, shape (n, K)."""
-        lp = self._component_log_prob(self._points(x))
-        return np.exp(lp - sp.logsumexp(lp, axis=1, keepdims=True))
+        return np.exp(self._log_responsibilities(self._points(x)))
 
     def score(self, x: Any) -> np.ndarray:
         r"""Score :math:`\nabla_x \log p(x)`, shape (n, d)."""
         x = self._points(x)
-        lp = self._component_log_prob(x)
-        r = np.exp(lp - sp.logsumexp(lp, axis=1, keepdims=True))
+        r = np.exp(self._log_responsibilities(x))
         diff = x[:, None, :] - self.means[None, :, :]
         return -np.einsum("nk,nkd->nd", r, self._precision_times(diff))
 
     def score_jacobian(self, x: Any) -> np.ndarray:
         r"""Hessian of :math:`\log p` (the Jacobian of the score), shape (n, d, d)."""
         x = self._points(x)
-        lp = self._component_log_prob(x)
-        r = np.exp(lp - sp.logsumexp(lp, axis=1, keepdims=True))
+        r = np.exp(self._log_responsibilities(x))
         diff = x[:, None, :] - self.means[None, :, :]
         g = -self._precision_times(diff)  # per-component scores (n, K, d)
         s = np.einsum("nk,nkd->nd", r, g)
@@ -281,8 +317,7 @@ class GaussianMixture:
         v = check_positive(noise_variance, "noise_variance")
         x = self._points(x)
         smoothed = self.smooth(math.sqrt(v))
-        lp = smoothed._component_log_prob(x)
-        logw = lp - sp.logsumexp(lp, axis=1, keepdims=True)
+        logw = smoothed._log_responsibilities(x)
         diff = x[:, None, :] - self.means[None, :, :]
         # Sigma (Sigma + vI)^{-1} diff = diff - v (Sigma + vI)^{-1} diff
         means = x[:, None, :] - v * smoothed._precision_times(diff)
@@ -315,3 +350,68 @@ class GaussianMixture:
     @property
     def min_std(self) -> float:
         return float(np.sqrt(np.min(np.linalg.eigvalsh(self.covariances))))
+
+
+def score_difference(p: GaussianMixture, q: GaussianMixture, x: Any) -> np.ndarray:
+    r""":math:`\nabla\log p(x) - \nabla\log q(x)` without the cancellation of two large scores.
+
+    Far from the mass each score is :math:`O(|x|/\sigma^2)` (:math:`1.5\cdot10^{17}` at
+    :math:`x = 10^{17}`) while their difference can be :math:`O(1)`; subtracting the two
+    scores then returns round-off. With responsibilities :math:`r_k` of p and
+    :math:`\rho_l` of q, precisions :math:`P_k, Q_l` and :math:`\bar\nu = \sum_l\rho_l\nu_l`,
+
+    .. math::
+
+        \nabla\log p - \nabla\log q = \sum_k r_k P_k(\mu_k - \bar\nu)
+        + \sum_k\sum_l r_k\rho_l\, Q_l(\Sigma^p_k - \Sigma^q_l)P_k(x - \nu_l),
+
+    whose second term is exactly zero for equal covariances and otherwise has no
+    cancellation. ``p.smooth(s)`` and ``q.smooth(s)`` give the Gaussian-kernel drift
+    :math:`V_{p,q} = s^2(\nabla\log p_s - \nabla\log q_s)`.
+
+    Parameters
+    ----------
+    p, q : GaussianMixture
+        Mixtures of the same dimension.
+    x : array_like, shape (n, d)
+        Query points.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
+    Examples
+    --------
+    >>> from driftlab.distributions import GaussianMixture, score_difference
+    >>> p = GaussianMixture([[-1.0], [1.0]], 0.65)
+    >>> q = GaussianMixture([[0.0]], 0.65)
+    >>> round(float(score_difference(p, q, [[1e17]])[0, 0]), 12)  # (1 - 0) / 0.65
+    1.538461538462
+    """
+    for name, m in (("p", p), ("q", q)):
+        if not isinstance(m, GaussianMixture):
+            raise TypeError(f"{name} must be a GaussianMixture, got {type(m).__name__}")
+    if p.dim != q.dim:
+        raise ValueError(f"p and q must have the same dimension, got {p.dim} and {q.dim}")
+    x = p._points(x)
+    r = np.exp(p._log_responsibilities(x))  # (n, K)
+    rho = np.exp(q._log_responsibilities(x))  # (n, L)
+    nu_bar = rho @ q.means  # (n, d)
+    term_a = np.einsum("nk,nkd->nd", r, p._precision_times(p.means[None, :, :] - nu_bar[:, None, :]))
+    e = x[:, None, :] - q.means[None, :, :]  # (n, L, d)
+    cov_p, cov_q = p.covariances, q.covariances
+    groups = np.unique(p._group)
+    term_b = np.zeros_like(x)
+    for g in groups:
+        members = p._group == g
+        k = int(np.argmax(members))
+        delta = cov_p[k][None, :, :] - cov_q  # (L, d, d): exactly 0 where the covariances agree
+        active = np.any(delta != 0, axis=(1, 2))
+        if not active.any():
+            continue
+        weight_g = r[:, members].sum(axis=1)  # (n,)
+        pe = np.linalg.solve(cov_p[k], e.reshape(-1, p.dim).T).T.reshape(e.shape)  # P_g e_l
+        u = np.einsum("lij,nlj->nli", delta, pe)
+        v = q._precision_times(u)  # Q_l u_l
+        term_b += weight_g[:, None] * np.einsum("nl,nld->nd", rho * active[None, :], v)
+    return term_a + term_b
