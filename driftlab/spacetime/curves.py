@@ -21,7 +21,7 @@ import numpy as np
 from scipy import optimize
 from scipy.integrate import solve_ivp
 
-from driftlab._validation import check_finite_scalar, check_int, check_positive
+from driftlab._validation import check_finite_scalar, check_int, check_nonnegative, check_positive
 from driftlab.spacetime.posterior import SpacetimePosterior, _eta, _eta_jac
 
 __all__ = [
@@ -255,7 +255,24 @@ def _energy_and_grad(post: SpacetimePosterior, z: np.ndarray):
 
 @dataclass
 class Geodesic:
-    """Result of a geodesic optimisation."""
+    """Result of a geodesic optimisation.
+
+    Attributes
+    ----------
+    z : ndarray, shape (N, D + 1)
+        The curve (for the Adam path: the iterate of lowest energy seen).
+    length, energy : float
+        :func:`curve_length` and :func:`curve_energy` of ``z``.
+    init : str
+    n_iter : int
+        Optimiser iterations (summed over the coarse-to-fine levels for L-BFGS; Adam steps).
+    converged : bool
+        True only when the stopping criterion named in ``message`` was met (not when the
+        iteration budget ran out or a line search failed).
+    message : str
+    history : list of float
+        Adam path: the energy of every iterate, the initial curve first; empty for L-BFGS.
+    """
 
     z: np.ndarray
     length: float
@@ -355,20 +372,18 @@ def _optimise_scipy(post, z0, max_iter, gtol, lam_bounds, ftol=1e-13):
     return z, nit, ok, msg
 
 
-def _optimise_torch(post, z0, max_iter, lr, seed):
+def _optimise_torch(post, z0, max_iter, lr, seed, gtol, ftol):
     import torch
 
-    N, D1 = z0.shape
     a = torch.as_tensor(z0[:1])
     b = torch.as_tensor(z0[-1:])
     x = torch.as_tensor(z0[1:-1]).clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    best = (math.inf, z0)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: intra-op threads only add overhead (restored below)
     try:
-        return _adam_loop(post, a, b, x, opt, gen, best, N, max_iter)
+        return _adam_loop(post, a, b, x, opt, gen, max_iter, gtol, ftol)
     finally:
         torch.set_num_threads(threads)
 
@@ -384,17 +399,47 @@ def torch_curve_energy(posterior: SpacetimePosterior, z, generator=None):
     return 0.5 * (N - 1) * ((eta[1:] - eta[:-1]) * (mu[1:] - mu[:-1])).sum()
 
 
-def _adam_loop(post, a, b, x, opt, gen, best, N, max_iter):
+#: Adam stops (converged) when its best energy fell by at most ftol (relative) over this many steps
+ADAM_WINDOW = 50
+
+
+def _adam_loop(post, a, b, x, opt, gen, max_iter, gtol, ftol, window=ADAM_WINDOW):
+    """Adam on the interior points; returns (best z, steps, converged, message, energies).
+
+    Every iterate's energy is evaluated before the step that leaves it, so each recorded
+    energy belongs to the curve recorded with it; the final iterate is evaluated too. Stops,
+    converged, when the largest gradient entry is at most ``gtol`` or when the best energy
+    decreased by at most ``ftol * max(|E|, 1)`` over the last ``window`` steps; otherwise
+    reports ``max_iter`` reached (or a non-finite energy) as not converged.
+    """
     import torch
 
-    for it in range(max_iter):
+    best_e, best_z = math.inf, None
+    history: list[float] = []
+    best_trace: list[float] = []
+    for it in range(max_iter + 1):
         opt.zero_grad()
-        E = torch_curve_energy(post, torch.cat([a, x, b], dim=0), gen)
+        z = torch.cat([a, x, b], dim=0)
+        E = torch_curve_energy(post, z, gen)
+        e = float(E.item())
+        history.append(e)
+        if not math.isfinite(e):
+            if best_z is None:
+                raise ValueError("the initial curve has a non-finite energy")
+            return best_z, it, False, f"non-finite energy at step {it}", history
+        if e < best_e:
+            best_e, best_z = e, z.detach().numpy().copy()
+        best_trace.append(best_e)
+        if it == max_iter:
+            break
         E.backward()
+        gmax = float(x.grad.abs().max()) if x.numel() else 0.0
+        if gmax <= gtol:
+            return best_z, it, True, f"largest gradient entry {gmax:.3g} <= gtol", history
+        if it >= window and best_trace[it - window] - best_e <= ftol * max(abs(best_e), 1.0):
+            return best_z, it, True, f"relative reduction of the best E over {window} steps below ftol", history
         opt.step()
-        if E.item() < best[0]:
-            best = (E.item(), torch.cat([a, x.detach(), b]).numpy().copy())
-    return best[1], max_iter, True, "adam finished"
+    return best_z, max_iter, False, f"max_iter = {max_iter} steps reached", history
 
 
 def geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: int = 64, init: Any = "straight",
@@ -404,14 +449,25 @@ def geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: int = 
     r"""Minimise the discrete energy with fixed endpoints z_a, z_b ([S]: geodesics of G).
 
     Exact posteriors (``has_cov``) use L-BFGS with the analytic gradient
-    (:func:`_energy_and_grad`); others (:class:`DenoiserPosterior`) use Adam with autograd.
+    (:func:`_energy_and_grad`); others (:class:`DenoiserPosterior`) use Adam with autograd
+    (learning rate ``lr``, fresh Hutchinson probes from ``seed`` at every step) and return
+    the iterate of lowest energy seen (with ``divergence="hutchinson"`` that choice is made
+    on the per-step stochastic estimates; ``energy`` is recomputed for the returned curve).
 
     Parameters
     ----------
     init : {"straight", "tent", "ode"} or array of shape (n_points, D + 1)
         Initial curve; "tent" and "ode" rise to ``lam_peak`` (default: min endpoint lambda - 4).
+    max_iter : int
+        Iteration budget (per coarse-to-fine level for L-BFGS; Adam steps).
+    gtol : float
+        Converged when the largest gradient entry is at most gtol (L-BFGS: in its
+        Fisher-Rao-scaled variables; Adam: dE/dz itself).
     ftol : float
-        Stop after 3 consecutive iterations whose relative energy decrease is below ftol.
+        L-BFGS: converged after 3 consecutive iterations whose relative energy decrease is
+        below ftol. Adam: converged when the best energy fell by at most ftol (relative) over
+        the last :data:`ADAM_WINDOW` steps. Running out of ``max_iter`` is reported as not
+        converged.
 
     Returns
     -------
@@ -453,8 +509,10 @@ def geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: int = 
         name = "given"
     post._check(z0)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
+    gtol = check_positive(gtol, "gtol")
+    ftol = check_nonnegative(ftol, "ftol")
+    history: list = []
     if post.has_cov:
-        gtol = check_positive(gtol, "gtol")
         # coarse-to-fine: solve on 9, 17, 33, ... points, resampling at equal Fisher-Rao
         # spacing, so that L-BFGS only has to remove high-frequency error at each level
         levels = [n]
@@ -469,9 +527,10 @@ def geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: int = 
             z, it, ok, msg = _optimise_scipy(post, z, max_iter, gtol, lam_bounds, ftol)
             nit += it
     else:
-        z, nit, ok, msg = _optimise_torch(post, z0, check_int(max_iter, "max_iter", minimum=1), check_positive(lr, "lr"), seed)
+        z, nit, ok, msg, history = _optimise_torch(post, z0, max_iter, check_positive(lr, "lr"),
+                                                   check_int(seed, "seed"), gtol, ftol)
     return Geodesic(z=z, length=curve_length(post, z), energy=curve_energy(post, z), init=name,
-                    n_iter=nit, converged=ok, message=msg)
+                    n_iter=nit, converged=ok, message=msg, history=history)
 
 
 def best_geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: Any = (17, 33, 65),
@@ -485,9 +544,26 @@ def best_geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: A
     length_extrapolated) that shows convergence in the number of points; the discrete length
     converges as :math:`O(N^{-2})`, so ``length_extrapolated`` (Richardson from the previous
     count) is the best estimate of the continuum geodesic length.
+
+    Parameters
+    ----------
+    n_points : int or sequence of int
+        Point counts, each >= 3, strictly increasing (coarse to fine).
+    inits : sequence of {"straight", "tent", "ode"}
+        At least one initialisation.
+    lam_peak, max_iter
+        As in :func:`geodesic`.
+
+    Raises
+    ------
+    ValueError
+        ``n_points`` empty, below 3, repeated or not increasing; ``inits`` empty.
+    TypeError
+        A point count that is not an integer.
     """
     post = _check_post(posterior)
-    counts = [check_int(int(c), "n_points", minimum=3) for c in np.atleast_1d(n_points)]
+    counts = _check_counts(n_points)
+    inits = _check_inits(inits)
     table: list[dict] = []
     best: Geodesic | None = None
     for init in inits:
@@ -510,5 +586,25 @@ def best_geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: A
             table.append(row)
         if best is None or g.length < best.length:
             best = g
-    assert best is not None
     return best, table
+
+
+def _check_counts(n_points: Any) -> list[int]:
+    """Point counts of a coarse-to-fine refinement: integers >= 3, strictly increasing."""
+    arr = np.atleast_1d(np.asarray(n_points, dtype=object))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"n_points must be a non-empty sequence of point counts, got {n_points!r}")
+    counts = [check_int(c, "n_points", minimum=3) for c in arr]
+    if any(b <= a for a, b in zip(counts, counts[1:])):
+        # Richardson extrapolation between equal counts divides by zero; fewer points are no refinement
+        raise ValueError(f"n_points must be strictly increasing (coarse to fine), got {counts}")
+    return counts
+
+
+def _check_inits(inits: Any) -> list:
+    if isinstance(inits, str):
+        inits = [inits]
+    inits = list(inits)
+    if not inits:
+        raise ValueError("inits must name at least one initialisation ('straight', 'tent', 'ode')")
+    return inits

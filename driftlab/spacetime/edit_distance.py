@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from driftlab._validation import check_finite_scalar
-from driftlab.spacetime.curves import best_geodesic
+from driftlab.spacetime.curves import _check_counts, best_geodesic
 from driftlab.spacetime.posterior import SpacetimePosterior
 from driftlab.spacetime.schedules import Schedule
 
@@ -23,7 +23,8 @@ def diffusion_edit_distance(posterior: SpacetimePosterior, a: Any, b: Any, *, t_
     spacetime, :math:`z = (x/\alpha_{t_{min}}, \lambda(t_{min}))`. DiffED diverges as
     :math:`t_{min} \to 0` (the posteriors become point masses), so values are comparable
     only at the same t_min, schedule and data dimension: t_min has no default on purpose.
-    The returned value is the Richardson-extrapolated length over ``n_points``.
+    The returned value is the Richardson-extrapolated length over ``n_points`` (point
+    counts >= 3, strictly increasing; ValueError otherwise).
 
     Examples
     --------
@@ -39,6 +40,7 @@ def diffusion_edit_distance(posterior: SpacetimePosterior, a: Any, b: Any, *, t_
         raise TypeError(f"posterior must be a SpacetimePosterior, got {type(posterior).__name__}")
     if not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a driftlab Schedule, got {type(schedule).__name__}")
+    n_points = _check_counts(n_points)
     t_min = check_finite_scalar(t_min, "t_min")
     if not 0.0 < t_min < 1.0:
         raise ValueError(f"t_min must lie in (0, 1): DiffED diverges as t_min -> 0, got {t_min!r}")
