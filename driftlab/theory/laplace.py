@@ -19,7 +19,11 @@ Quantities at a query point x (:func:`laplace_moments`):
 * :math:`g(x) = \nabla\log\pi_k(x) = E_{post}[u]/\tau` (preconditioned score),
 * :math:`\bar r = E_{post}[r] = -\partial_a \log\pi_k`,
 * the residual :math:`C = m - \tau\bar r g = \mathrm{Cov}_{post}(r, u)`,
-* the companion score :math:`\nabla\log\pi_c = m / (\tau(\tau + \bar r))`.
+* the companion score :math:`\nabla\log\pi_c = m / (\tau(\tau + \bar r))`, where
+  :math:`\pi_c(x) = \int (1 + |y-x|/\tau)\, e^{-|y-x|/\tau}\, d\pi(y)` is :math:`\pi` smoothed
+  by the companion profile (Matérn-3/2 shape): its gradient kernel is
+  :math:`\tau^{-2} e^{-r/\tau}(y - x)`, so :math:`\nabla\pi_c = Z m / \tau^2` and
+  :math:`\pi_c = Z (1 + \bar r/\tau)`.
 
 References: [L] (decomposition), [F] (companion / sharp normalisation); science.md section 4.
 """
@@ -88,6 +92,7 @@ class LaplaceMoments:
     Attributes
     ----------
     mean_shift, score, residual, companion_score : (n, d)
+        ``companion_score`` is :math:`\\nabla\\log\\pi_c` of the companion density (module docstring).
     rbar : (n,)
     log_z : (n,)  log of :math:`\\int e^{-|y-x|/\\tau} d\\pi(y)`
     """
