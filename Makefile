@@ -6,7 +6,7 @@ PYTEST_WORKERS ?= 2
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: install repro repro-quick test test-slow test-gpu gpu-session bench
+.PHONY: install repro repro-quick test test-slow test-gpu gpu-session bench docs
 
 # torch: a loose requirement (torch>=2.2) in pyproject; if torch is missing we ask for the
 # pinned 2.13.0, which pip takes from the local CPU wheel where one lies on disk instead of
@@ -36,3 +36,9 @@ gpu-session:  # PART=tests|probe|bench for one part with twice the time
 
 bench: install
 	$(PY) benchmarks/bench_drift.py --quick
+
+# the documentation site (offline): API reference from the numpydoc docstrings, guides,
+# examples executed by sphinx-gallery; output in docs/_build/html
+docs: install
+	@$(PY) -m pip install -q -e ".[docs]"
+	$(PY) -m sphinx -b html -q docs docs/_build/html

@@ -1,7 +1,8 @@
 r"""Spacetime geometry of diffusion models ([S] Karczewski et al., arXiv:2505.17517).
 
-Points z = (y, lambda) with y = x_t/alpha_t and lambda = log SNR index the denoising
-posteriors p(x0 | z) ∝ q(x0) exp(-e^lambda |x0 - y|^2 / 2). These form an exponential family
+Points :math:`z = (y, \lambda)` with :math:`y = x_t/\alpha_t` and :math:`\lambda = \log`
+SNR index the denoising posteriors
+:math:`p(x_0 \mid z) \propto q(x_0)\exp(-e^\lambda |x_0 - y|^2 / 2)`. These form an exponential family
 whose Fisher-Rao metric turns spacetime into a Riemannian manifold; geodesic lengths give
 the Diffusion Edit Distance and geodesics guide annealed Langevin transition paths.
 """
