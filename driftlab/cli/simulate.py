@@ -6,6 +6,15 @@ from pathlib import Path
 
 import click
 
+from driftlab.engine import BACKENDS
+
+#: run parameter -> its flag, for the messages about an existing --out folder
+_FLAGS = {"kernel": "--kernel", "scale": "--scale", "schedule": "--schedule", "rate": "--rate", "s_min": "--s-min",
+          "step": "--step", "n_steps": "--steps", "integrator": "--integrator", "period": "--period", "wrap": "--wrap",
+          "dtype": "--dtype", "device": "--device", "backend": "--backend", "seed": "--seed",
+          "observe_every": "--observe-every", "modes": "--mode", "num_threads": "--threads", "problem": "--problem",
+          "n": "--n", "m": "--m", "dim": "--dim", "eps": "--eps", "layout": "--layout"}
+
 
 @click.command("simulate")
 @click.option("--problem", type=click.Choice(["torus-mode", "gmm"]), default="torus-mode", show_default=True,
@@ -31,7 +40,7 @@ import click
               help="periodisation (default: lattice for d <= 2)")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--backend", type=click.Choice(["auto", "dense", "torch", "compiled", "sdpa", "triton"]), default="auto",
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="auto",
               show_default=True)
 @click.option("--threads", type=int, default=None, help="torch intra-op threads")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -40,7 +49,8 @@ import click
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
               help="output folder (checkpoint.npz, observables.csv, run.json)")
 @click.option("--resume/--no-resume", default=True, show_default=True,
-              help="continue from OUT/checkpoint.npz if present")
+              help="continue from OUT/checkpoint.npz if present (same parameters; --steps may grow); "
+                   "--no-resume starts over, replacing it")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def simulate(problem, n, m, dim, kernel, scale, schedule, rate, s_min, step, steps, integrator, mode, eps, layout,
              period, wrap, dtype, device, backend, threads, seed, observe_every, checkpoint_every, out, resume,
@@ -49,6 +59,7 @@ def simulate(problem, n, m, dim, kernel, scale, schedule, rate, s_min, step, ste
 
     Example: driftlab simulate --kernel laplace --scale 0.05 --mode 3 --steps 40 --out runs/lap
     """
+    from driftlab._io import RunFolderError
     from driftlab.simulation import SimulationConfig, gmm_problem, run_simulation, torus_mode_problem
 
     m = m or n
@@ -66,7 +77,11 @@ def simulate(problem, n, m, dim, kernel, scale, schedule, rate, s_min, step, ste
                                n_steps=steps, integrator=integrator, period=per, wrap=wrap, dtype=dtype,
                                device=device, backend=backend, seed=seed, observe_every=observe_every,
                                modes=modes, checkpoint_every=checkpoint_every, num_threads=threads)
-        res = run_simulation(cfg, x, y, out_dir=out, resume=resume, progress=progress)
+        res = run_simulation(cfg, x, y, out_dir=out, resume=resume, progress=progress,
+                             run_params={"problem": problem, "n": n, "m": m, "dim": dim,
+                                         **({"eps": eps, "layout": layout} if problem == "torus-mode" else {})})
+    except RunFolderError as exc:  # the --out folder: busy, another run's, or an unreadable checkpoint
+        raise click.ClickException(exc.cli_message(_FLAGS)) from exc
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     last = res.records[-1]

@@ -44,7 +44,8 @@ from typing import Any, Callable
 import numpy as np
 
 from driftlab import _backend as B
-from driftlab._io import atomic_write_bytes, write_csv, write_json
+from driftlab._io import (Param, RunDirectory, RunFolderMismatch, atomic_write_bytes, read_checkpoint_file, write_csv,
+                          write_json)
 from driftlab._validation import check_int, check_positive
 from driftlab.simulation import observables as O
 
@@ -181,9 +182,8 @@ def _hash_arrays(*arrays) -> str:
     return h.hexdigest()[:16]
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint: ``particles``, ``step``, ``records``, ``config`` (dict), ``data_hash``."""
-    with np.load(Path(path), allow_pickle=False) as z:
+def _read_npz(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
         return {
             "particles": np.array(z["particles"]),
             "step": int(z["step"]),
@@ -191,21 +191,39 @@ def load_checkpoint(path: str | Path) -> dict:
             "config": json.loads(str(z["config"])),
             "data_hash": str(z["data_hash"]),
             "elapsed": float(z["elapsed"]),
+            "params": json.loads(str(z["params"])) if "params" in z.files else {},
         }
 
 
-def _write_checkpoint(path: Path, particles, step, records, config, data_hash, elapsed) -> None:
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint: ``particles``, ``step``, ``records``, ``config`` (dict), ``data_hash``,
+    ``elapsed``, ``params`` (the caller's ``run_params``; {} in older checkpoints).
+
+    Raises
+    ------
+    driftlab._io.CheckpointError
+        (a ValueError) naming the file when it is missing, empty, truncated or damaged.
+    """
+    return read_checkpoint_file(path, _read_npz)
+
+
+def _write_checkpoint(path: Path, particles, step, records, config, data_hash, elapsed, params=None) -> None:
     buf = io.BytesIO()
     np.savez(buf, particles=particles, step=np.int64(step), records=np.array(json.dumps(records)),
              config=np.array(json.dumps(config, sort_keys=True)), data_hash=np.array(data_hash),
-             elapsed=np.float64(elapsed))
+             elapsed=np.float64(elapsed), params=np.array(json.dumps(params or {}, sort_keys=True)))
     atomic_write_bytes(path, buf.getvalue())
+
+
+#: configuration keys that may change between a run and its resumption (more steps; another cadence)
+RESUMABLE_CHANGES = ("n_steps", "checkpoint_every")
 
 
 def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out_dir: str | Path | None = None,
                    resume: bool = True, progress: bool = True,
                    on_step: Callable[[int, Any], None] | None = None,
-                   stop_when: Callable[[dict], bool] | None = None) -> SimulationResult:
+                   stop_when: Callable[[dict], bool] | None = None,
+                   run_params: dict | None = None) -> SimulationResult:
     r"""Run (or resume) the particle dynamics and record observables.
 
     Parameters
@@ -216,9 +234,13 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
     target : array (M, d)
         Target samples :math:`y_j` (fixed during the run).
     out_dir : path, optional
-        Where ``checkpoint.npz``, ``observables.csv`` and ``run.json`` go. With
-        ``resume=True`` an existing checkpoint of the same configuration and data is
-        continued; a mismatching one raises ValueError.
+        Where ``checkpoint.npz``, ``observables.csv`` and ``run.json`` go
+        (:class:`driftlab._io.RunDirectory`: one writer at a time, an advisory lock on
+        ``out_dir/.lock``). With ``resume=True`` an existing checkpoint of the same
+        configuration (``n_steps`` and ``checkpoint_every`` may change), data and
+        ``run_params`` is continued.
+    resume : bool
+        False: start over, removing ``out_dir``'s checkpoint first.
     progress : bool
         tqdm progress bar.
     on_step : callable(step, particles), optional
@@ -226,10 +248,25 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
     stop_when : callable(record) -> bool, optional
         Checked on every observation; True ends the run there (early stopping, e.g. once
         a target error is reached). ``info["stopped_at"]`` gives the step.
+    run_params : dict, optional
+        Further JSON-serialisable parameters that define the run (the command line passes
+        how it built the particles and the target); stored in the checkpoint and compared
+        on resume, so a mismatch names them.
 
     Returns
     -------
     SimulationResult
+
+    Raises
+    ------
+    driftlab._io.RunFolderMismatch
+        ``out_dir`` holds a checkpoint of another configuration, data set or ``run_params``
+        (or one already past ``n_steps``); the message lists every difference.
+    driftlab._io.RunFolderBusy
+        Another process is writing to ``out_dir``.
+    driftlab._io.CheckpointError
+        ``out_dir``'s checkpoint is empty, truncated or damaged.
+    (All three are ValueErrors.)
 
     Examples
     --------
@@ -265,7 +302,7 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
     kvec = O.wave_vectors(config.modes, period) if len(config.modes) else np.zeros((0, d))
     mmd_bw = config.mmd_bandwidth or config.scale
 
-    from driftlab.engine.api import _core, select_backend
+    from driftlab.engine import kernel_sums_trusted, select_backend
 
     y = torch.as_tensor(y0 if period is None else np.mod(y0, period), dtype=tdtype, device=dev)
     backend = config.backend
@@ -276,10 +313,10 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
 
     def field_at(x, t):
         kern = config.make_kernel(float(schedule.bandwidth(t)))
-        _, sp = _core(x, y, kern, None, False, period, wrap, config.images, backend, None, None, "auto", False,
-                      config.num_threads)
-        _, sq = _core(x, x, kern, None, False, period, wrap, config.images, backend, None, None, "auto", False,
-                      config.num_threads)
+        common = dict(period=period, wrap=wrap, images=config.images, backend=backend, need_log_total=False,
+                      num_threads=config.num_threads)
+        _, sp = kernel_sums_trusted(x, y, kern, **common)
+        _, sq = kernel_sums_trusted(x, x, kern, **common)
         return sp - sq
 
     def wrap_pos(x):
@@ -288,88 +325,102 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / CHECKPOINT_NAME if out is not None else None
     start, records, elapsed_before = 0, [], 0.0
+    params = json.loads(json.dumps(run_params or {}, sort_keys=True))
     x = torch.as_tensor(x0 if period is None else np.mod(x0, period), dtype=tdtype, device=dev)
-    if ckpt is not None and ckpt.exists() and resume:
-        state = load_checkpoint(ckpt)
-        same = {k: v for k, v in state["config"].items() if k != "n_steps"} == \
-            {k: v for k, v in json.loads(json.dumps(cfg_dict, sort_keys=True)).items() if k != "n_steps"}
-        if not same or state["data_hash"] != data_hash:
-            raise ValueError(f"{ckpt} belongs to a different configuration or data set; use another out_dir "
-                             "or resume=False")
-        if state["step"] > config.n_steps:
-            raise ValueError(f"{ckpt} is at step {state['step']} > n_steps={config.n_steps}")
-        start, records, elapsed_before = state["step"], state["records"], state["elapsed"]
-        records = [r for r in records if r["step"] < start]
-        x = torch.as_tensor(state["particles"], dtype=tdtype, device=dev)
-
-    def observe(step, xt, v):
-        xn = B.to_numpy(xt).astype(np.float64)
-        vn = B.to_numpy(v).astype(np.float64)
-        t = step * config.step
-        rec = {"step": step, "t": t, "bandwidth": float(schedule.bandwidth(t)),
-               "ev2": float(np.mean(np.sum(vn * vn, axis=1)))}
-        if kvec.shape[0]:
-            amp = O.mode_amplitudes(xn, y0, kvec)
-            for i, a in enumerate(amp):
-                rec[f"mode{i}_re"], rec[f"mode{i}_im"], rec[f"mode{i}_abs"] = float(a.real), float(a.imag), float(abs(a))
-        xs, ys = xn[sub_x], y0[sub_y]
-        rec["mmd2"] = O.mmd2(xs, ys, mmd_bw, period)
-        if period is None:
-            rec["energy"] = O.energy_distance(xs, ys)
-            rec["sw2"] = O.sliced_w2(xs, ys, dirs)
-        return rec
-
-    def save(step, xt, t0):
-        if ckpt is None:
-            return
-        _write_checkpoint(ckpt, B.to_numpy(xt), step, records, cfg_dict, data_hash,
-                          elapsed_before + time.perf_counter() - t0)
-        if records:
-            write_csv(out / OBSERVABLES_NAME, records)
-
+    run_dir = RunDirectory(out) if out is not None else None
+    if run_dir is not None:
+        run_dir.acquire()  # released in the finally below: one writer per folder
     try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
-    bar = tqdm(total=config.n_steps, initial=start, disable=not progress or tqdm is None, desc="simulate",
-               unit="step") if tqdm is not None else None
-    t0 = time.perf_counter()
-    eta = config.step
-    stopped = None
-    for step in range(start, config.n_steps):
-        t = step * eta
-        v = field_at(x, t)
-        if step % config.observe_every == 0:
-            records.append(observe(step, x, v))
-            if bar is not None:
-                bar.set_postfix(ev2=f"{records[-1]['ev2']:.3e}")
-            if stop_when is not None and stop_when(records[-1]):
-                stopped = step
-                break
-        if config.integrator == "euler":
-            x = wrap_pos(x + eta * v)
-        else:
-            xp = wrap_pos(x + eta * v)
-            v2 = field_at(xp, t + eta)
-            x = wrap_pos(x + (0.5 * eta) * (v + v2))
-        if bar is not None:
-            bar.update(1)
-        if on_step is not None:
-            on_step(step + 1, x)
-        if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.n_steps:
-            save(step + 1, x, t0)
-    if bar is not None:
-        bar.close()
-    final_step = config.n_steps if stopped is None else stopped
-    if stopped is None and (not records or records[-1]["step"] != config.n_steps):
-        records.append(observe(config.n_steps, x, field_at(x, config.n_steps * eta)))
-    elapsed = elapsed_before + time.perf_counter() - t0
-    info = {"n_particles": n, "n_target": int(y0.shape[0]), "dim": d, "backend": backend, "wrap": wrap if period else None,
-            "data_hash": data_hash, "elapsed_s": elapsed, "resumed_from": start, "stopped_at": stopped}
-    save(final_step, x, t0)
-    if out is not None:
-        from driftlab._io import machine_info
+        if run_dir is not None and not resume:
+            run_dir.discard(CHECKPOINT_NAME)
+        state = run_dir.read_checkpoint(CHECKPOINT_NAME, _read_npz) if run_dir is not None else None
+        if state is not None:
+            run_dir.check_params({**state["config"], **state["params"]}, {**cfg_dict, **params},
+                                 ignore=RESUMABLE_CHANGES)
+            if state["data_hash"] != data_hash:
+                raise RunFolderMismatch(out, [("data_hash", state["data_hash"], data_hash)], parts=[
+                    f"{out} holds a run from other initial particles or another target (data hash "
+                    f"{state['data_hash']} there, {data_hash} now)"])
+            if state["step"] > config.n_steps:
+                raise RunFolderMismatch(out, [("n_steps", state["step"], config.n_steps)], parts=[
+                    f"{out} holds a run already at step {state['step']}, beyond ", Param("n_steps"),
+                    f" {config.n_steps}"])
+            start, records, elapsed_before = state["step"], state["records"], state["elapsed"]
+            records = [r for r in records if r["step"] < start]
+            x = torch.as_tensor(state["particles"], dtype=tdtype, device=dev)
 
-        write_json(out / RUN_NAME, {"config": cfg_dict, "info": info, "machine": machine_info(),
-                                    "final": records[-1]})
-    return SimulationResult(B.to_numpy(x).astype(np.float64), records, config, info)
+        def observe(step, xt, v):
+            xn = B.to_numpy(xt).astype(np.float64)
+            vn = B.to_numpy(v).astype(np.float64)
+            t = step * config.step
+            rec = {"step": step, "t": t, "bandwidth": float(schedule.bandwidth(t)),
+                   "ev2": float(np.mean(np.sum(vn * vn, axis=1)))}
+            if kvec.shape[0]:
+                amp = O.mode_amplitudes(xn, y0, kvec)
+                for i, a in enumerate(amp):
+                    rec[f"mode{i}_re"], rec[f"mode{i}_im"] = float(a.real), float(a.imag)
+                    rec[f"mode{i}_abs"] = float(abs(a))
+            xs, ys = xn[sub_x], y0[sub_y]
+            rec["mmd2"] = O.mmd2(xs, ys, mmd_bw, period)
+            if period is None:
+                rec["energy"] = O.energy_distance(xs, ys)
+                rec["sw2"] = O.sliced_w2(xs, ys, dirs)
+            return rec
+
+        def save(step, xt, t0):
+            if ckpt is None:
+                return
+            _write_checkpoint(ckpt, B.to_numpy(xt), step, records, cfg_dict, data_hash,
+                              elapsed_before + time.perf_counter() - t0, params)
+            if records:
+                write_csv(out / OBSERVABLES_NAME, records)
+
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover
+            tqdm = None
+        bar = tqdm(total=config.n_steps, initial=start, disable=not progress or tqdm is None, desc="simulate",
+                   unit="step") if tqdm is not None else None
+        t0 = time.perf_counter()
+        eta = config.step
+        stopped = None
+        for step in range(start, config.n_steps):
+            t = step * eta
+            v = field_at(x, t)
+            if step % config.observe_every == 0:
+                records.append(observe(step, x, v))
+                if bar is not None:
+                    bar.set_postfix(ev2=f"{records[-1]['ev2']:.3e}")
+                if stop_when is not None and stop_when(records[-1]):
+                    stopped = step
+                    break
+            if config.integrator == "euler":
+                x = wrap_pos(x + eta * v)
+            else:
+                xp = wrap_pos(x + eta * v)
+                v2 = field_at(xp, t + eta)
+                x = wrap_pos(x + (0.5 * eta) * (v + v2))
+            if bar is not None:
+                bar.update(1)
+            if on_step is not None:
+                on_step(step + 1, x)
+            if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.n_steps:
+                save(step + 1, x, t0)
+        if bar is not None:
+            bar.close()
+        final_step = config.n_steps if stopped is None else stopped
+        if stopped is None and (not records or records[-1]["step"] != config.n_steps):
+            records.append(observe(config.n_steps, x, field_at(x, config.n_steps * eta)))
+        elapsed = elapsed_before + time.perf_counter() - t0
+        info = {"n_particles": n, "n_target": int(y0.shape[0]), "dim": d, "backend": backend,
+                "wrap": wrap if period else None, "data_hash": data_hash, "elapsed_s": elapsed, "resumed_from": start, "stopped_at": stopped}
+        save(final_step, x, t0)
+        if out is not None:
+            from driftlab._io import machine_info
+
+            write_json(out / RUN_NAME, {"config": cfg_dict, "info": info, "machine": machine_info(),
+                                        "final": records[-1]})
+        return SimulationResult(B.to_numpy(x).astype(np.float64), records, config, info)
+    finally:
+        if run_dir is not None:
+            run_dir.release()
