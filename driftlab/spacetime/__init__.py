@@ -31,8 +31,20 @@ from driftlab.spacetime.posterior import (
     natural_parameters,
 )
 from driftlab.spacetime.schedules import VE, FlowMatching, Schedule, VPLinearBeta, VPLogLinear, make_schedule
+from driftlab.spacetime.surfaces import (
+    AlanineDipeptide,
+    PeriodicSurface,
+    TorusMinimaxBound,
+    alanine_dipeptide,
+    load_periodic_surface,
+    torus_minimax_bound,
+    torus_string_method,
+    wrap_angle,
+)
 
 __all__ = [
+    "PeriodicSurface", "AlanineDipeptide", "alanine_dipeptide", "load_periodic_surface", "TorusMinimaxBound",
+    "torus_minimax_bound", "torus_string_method", "wrap_angle",
     "SpacetimePosterior", "GaussianMixturePosterior", "GridPosterior", "DenoiserPosterior",
     "natural_parameters", "eta_jacobian",
     "Schedule", "VPLogLinear", "VPLinearBeta", "VE", "FlowMatching", "make_schedule",
