@@ -442,3 +442,21 @@ def test_adam_geodesic_reports_convergence_honestly():
     # the stall criterion does not bound the distance to the minimum by itself; measured excess
     # 1.2e-9 relative after ~165 steps, so 1e-5 is a wide margin that still catches a bad stop
     assert ref.energy * (1 - 1e-12) <= g.energy < ref.energy * (1 + 1e-5), (g.energy, ref.energy)
+
+
+def test_resample_curve_refuses_degenerate_input_by_name():
+    from driftlab.spacetime import resample_curve
+
+    line = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    for bad in (np.zeros((0, 2)), np.zeros(3), [[0.0, 0.0], [np.nan, 1.0]]):
+        with pytest.raises(ValueError, match="z must"):  # was IndexError / AxisError / NaN curve
+            resample_curve(bad, 5)
+    for w in ([1.0, -1.0], [1.0, 1.0, 1.0], [1.0, np.inf]):
+        with pytest.raises(ValueError, match="weights"):  # was all points at z[0] / numpy's message
+            resample_curve(line, 5, weights=w)
+    # zero total length (all weights 0, or one repeated point) stays the constant curve
+    assert_close(resample_curve(line, 4, weights=[0.0, 0.0]), np.tile(line[0], (4, 1)), atol=0, what="zero weights")
+    assert_close(resample_curve(line[:1], 3), np.tile(line[0], (3, 1)), atol=0, what="single point")
+    # equal weights on an equally spaced polyline: the resampled points are exact interpolants
+    assert_close(resample_curve(line, 5), np.linspace(0, 2, 5)[:, None] * [1.0, 1.0], atol=1e-15,
+                 what="equal spacing")

@@ -186,10 +186,19 @@ def resample_curve(z: Any, n_points: int, weights: Any = None, chart: str = "z")
       (s y, lambda) fails the other way: between a high-SNR endpoint and a low-SNR point it
       overshoots y.) Use ``"natural"`` for spacetime curves, e.g. geodesic refinement.
 
-    The weights are per segment, shape (N - 1,); with ``chart="natural"`` the fraction u
-    along each segment is the fraction in the chart, the endpoints are kept exactly.
+    The weights are per segment, shape (N - 1,), finite and >= 0; with ``chart="natural"``
+    the fraction u along each segment is the fraction in the chart, the endpoints are kept
+    exactly. A curve of zero total weight resamples to copies of its first point.
+
+    Raises
+    ------
+    ValueError
+        ``z`` not a finite (N >= 1, D) array, ``weights`` of the wrong shape, non-finite or negative.
     """
     z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1 or not np.isfinite(z).all():
+        raise ValueError(f"z must be a finite polyline of shape (N >= 1, D), got shape {z.shape}"
+                         + ("" if z.ndim != 2 or np.isfinite(z).all() else " with non-finite entries"))
     n = check_int(n_points, "n_points", minimum=2)
     if chart not in ("z", "natural"):
         raise ValueError(f"chart must be 'z' or 'natural', got {chart!r}")
@@ -197,6 +206,9 @@ def resample_curve(z: Any, n_points: int, weights: Any = None, chart: str = "z")
         seg = np.linalg.norm(np.diff(z, axis=0), axis=1)
     else:
         seg = np.asarray(weights, dtype=np.float64)
+        if seg.shape != (z.shape[0] - 1,) or not np.isfinite(seg).all() or (seg < 0).any():
+            raise ValueError(f"weights must be {z.shape[0] - 1} finite non-negative per-segment weights, "
+                             f"got shape {seg.shape}" + (f", min {seg.min():g}" if seg.size else ""))
     s = np.concatenate([[0.0], np.cumsum(seg)])
     if s[-1] <= 0:
         return np.tile(z[0], (n, 1))
@@ -205,7 +217,7 @@ def resample_curve(z: Any, n_points: int, weights: Any = None, chart: str = "z")
     if chart == "z":
         return np.stack([np.interp(t, s, z[:, j]) for j in range(z.shape[1])], axis=1)
     # natural chart: interpolate (s y, s); s > 0 stays positive, then y = (s y) / s
-    if not np.isfinite(z).all() or z.ndim != 2 or z.shape[1] < 2:
+    if z.shape[1] < 2:
         raise ValueError("z must be a finite array of spacetime points, shape (N, D + 1), for chart='natural'")
     # shift lambda by its maximum so that s = exp(lambda - lam_ref) <= 1 cannot overflow
     lam_ref = z[:, -1].max()
