@@ -4,6 +4,8 @@ Example (the official toy of [D])::
 
     driftlab train --data swiss-roll --field laplace --tau 0.05 --steps 2000 --out runs/swiss
 
+The run checkpoints to ``OUT/checkpoint.pt`` every ``--checkpoint-every`` steps, at the end
+and on Ctrl-C; the same command again resumes it (bit-identically; ``--steps`` may grow).
 torch is imported only when the command runs.
 """
 
@@ -16,6 +18,14 @@ import click
 
 _DATA = ["swiss-roll", "checkerboard", "8gaussians", "two-moons", "two-gaussians", "gmm"]
 _FIELDS = ["gaussian", "laplace", "alg2", "official", "sinkhorn", "mmd"]
+
+#: TrainConfig key -> its flag, for the messages about an existing --out folder
+_FLAGS = {"data": "--data", "data_kwargs": "--dim", "field": "--field", "method": "--method", "tau": "--tau",
+          "sinkhorn_iters": "--sinkhorn-iters", "steps": "--steps", "batch_gen": "--batch",
+          "batch_data": "--batch-data", "lr": "--lr", "hidden": "--hidden", "depth": "--depth", "in_dim": "--in-dim",
+          "stop_gradient": "--no-stopgrad (stop_gradient)", "eval_every": "--eval-every", "n_eval": "--n-eval",
+          "eval_w2": "--no-w2 (eval_w2)", "seed": "--seed", "threads": "--threads",
+          "model_init": "the initial model", "dataset": "the data law"}
 
 
 def write_outputs(result, out: Path, *, title: str = "") -> list[Path]:
@@ -80,12 +90,24 @@ def write_outputs(result, out: Path, *, title: str = "") -> list[Path]:
 @click.option("--threads", type=int, default=None, help="torch threads")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="output folder (default runs/<data>-<field>)")
+@click.option("--checkpoint-every", type=int, default=100, show_default=True,
+              help="steps between checkpoints OUT/checkpoint.pt (0: only at the end and on Ctrl-C)")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="continue from OUT/checkpoint.pt if present (same parameters; --steps may grow); "
+                   "--no-resume starts over, replacing it")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(data, dim, field_name, method, tau, sinkhorn_iters, steps, batch, batch_data, lr, hidden, depth, in_dim,
-          no_stopgrad, eval_every, n_eval, no_w2, seed, threads, out_dir, quiet):
-    """Train a toy generator with the drifting loss and report held-out metrics."""
+@click.pass_context
+def train(ctx, data, dim, field_name, method, tau, sinkhorn_iters, steps, batch, batch_data, lr, hidden, depth,
+          in_dim, no_stopgrad, eval_every, n_eval, no_w2, seed, threads, out_dir, checkpoint_every, resume, quiet):
+    """Train a toy generator with the drifting loss and report held-out metrics.
+
+    Re-running the same command on the same --out resumes from its checkpoint.
+    """
+    from driftlab._io import RunDirectory, RunFolderError
+    from driftlab._validation import check_int
     from driftlab.training import TrainConfig
     from driftlab.training import train as run_train
+    from driftlab.training.trainer import TrainingInterrupted
 
     data_kwargs = {}
     if dim is not None:
@@ -97,23 +119,28 @@ def train(data, dim, field_name, method, tau, sinkhorn_iters, steps, batch, batc
                       lr=lr, hidden=hidden, depth=depth, in_dim=in_dim, stop_gradient=not no_stopgrad,
                       eval_every=eval_every, n_eval=n_eval, eval_w2=not no_w2, seed=seed, threads=threads)
     out = Path(out_dir or Path("runs") / f"{data}-{field_name}{'-nosg' if no_stopgrad else ''}")
-    out.mkdir(parents=True, exist_ok=True)
-    partial: list[dict] = []
-
-    def checkpoint(step: int, row: dict) -> None:  # history so far, in case the run is cut short
-        from driftlab._io import write_json
-
-        partial.append(row)
-        write_json(out / "history_partial.json", partial)
-
     try:
-        result = run_train(cfg, progress=not quiet, callback=checkpoint)
+        cfg.validate()
+        check_int(checkpoint_every, "--checkpoint-every", minimum=0)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from exc
-    paths = write_outputs(result, out)
+    try:
+        with RunDirectory(out) as run_dir:  # one writer per folder until the outputs are written
+            result = run_train(cfg, progress=not quiet, out_dir=run_dir, resume=resume,
+                               checkpoint_every=checkpoint_every)
+            paths = write_outputs(result, out)
+    except RunFolderError as exc:  # busy, another run's, or an unreadable checkpoint
+        raise click.ClickException(exc.cli_message(_FLAGS)) from exc
+    except TrainingInterrupted as exc:
+        click.echo(f"interrupted after step {exc.step}; checkpoint {exc.checkpoint} written: run the same command "
+                   "again to resume", err=True)
+        ctx.exit(130)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from exc
     f = result.final
     summary = {k: f[k] for k in ("loss_last", "loss_mse_last", "loss_mse_mean_last100", "energy", "mmd2", "w2")
                if k in f}
     summary["seconds"] = round(result.seconds, 1)
+    summary["resumed_from"] = result.info["resumed_from"]
     click.echo(json.dumps(summary, indent=2))
     click.echo(f"wrote {', '.join(str(p) for p in paths)}")
