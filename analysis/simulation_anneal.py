@@ -100,14 +100,14 @@ def convergence_time_measured(res, n_modes: int, eps: float) -> float:
 
 def euler_time(kernel, kmods, eps, schedule, eta, dim, t_max) -> float:
     """Linear theory stepped with the Euler map (the discrete run's exact linear prediction)."""
-    from driftlab.spectral.schedules import _shape_rate
+    from driftlab.spectral import rate_at_scale
 
     target = math.log(1 / eps)
     acc = np.zeros(len(kmods))
     for i in range(int(t_max / eta) + 1):
         if np.all(acc >= target):
             return i * eta
-        lam = _shape_rate(kernel, np.asarray(kmods), float(schedule.bandwidth(i * eta)), dim)
+        lam = rate_at_scale(kernel, np.asarray(kmods), float(schedule.bandwidth(i * eta)), dim)
         acc += -np.log(np.abs(1 - eta * lam))
     return math.inf
 

@@ -247,14 +247,14 @@ def _floor_of(payload) -> dict:
     """Noise floor of one best-fixed run, counting only modes whose Euler-stepped linear decay
     is complete (relative amplitude <= 0.05) at the start of the late window."""
     from driftlab.kernels import make_kernel
-    from driftlab.spectral.schedules import _shape_rate
+    from driftlab.spectral import rate_at_scale
 
     rec = _Rec(payload)
     n_modes = len(payload["mode_abs"][0])
     n_late = max(1, (math.ceil(len(rec.records) / 3)))
     t_start = rec.records[-n_late]["t"]
     kmods = 2 * np.pi * np.asarray(ladder(payload["K_max"]), dtype=float)
-    lam = _shape_rate(make_kernel(payload["kernel"], 1.0), kmods, payload["s0"], payload["dim"])
+    lam = rate_at_scale(make_kernel(payload["kernel"], 1.0), kmods, payload["s0"], payload["dim"])
     steps = round(t_start / payload["eta"])
     pred = np.abs(1 - payload["eta"] * lam) ** steps
     return noise_floor(rec, n_modes, predicted_rel=pred)
@@ -567,14 +567,14 @@ def amplitude_check_1d(kernel: str = "laplace", K: int = 32, amps=(1 / 12, 1 / 4
     mode, the measured vs predicted relative amplitude at the predicted convergence time."""
     from analysis.simulation_anneal import quantile_target_1d
     from driftlab.kernels import make_kernel
-    from driftlab.spectral.schedules import _shape_rate
+    from driftlab.spectral import rate_at_scale
     from driftlab.spectral.timescales import best_fixed_bandwidth
 
     kern = make_kernel(kernel, 1.0)
     modes = ladder(K)
     kmods = 2 * np.pi * np.asarray(modes, dtype=float)
     s_best, _ = best_fixed_bandwidth(kern, kmods, 1)
-    lam = _shape_rate(kern, kmods, s_best, 1)
+    lam = rate_at_scale(kern, kmods, s_best, 1)
     rows = []
     for a in amps:
         y = quantile_target_1d(n, modes, a)

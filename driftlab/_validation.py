@@ -23,7 +23,15 @@ __all__ = [
     "check_points",
     "check_same_backend",
     "check_weights",
+    "check_length_scale",
+    "LENGTH_SCALE_RANGE",
+    "one_of_aliases",
 ]
+
+#: Representable kernel length scales: s^2 and 1/s^2 are finite normal float64 numbers
+#: across the whole interval (and so are s/r and r/s for distances of order s), with
+#: margin: about 2e-154 < s < 1e154 is where float64 squares stay normal.
+LENGTH_SCALE_RANGE = (1e-150, 1e150)
 
 
 def check_finite_scalar(value: Any, name: str) -> float:
@@ -42,6 +50,37 @@ def check_positive(value: Any, name: str) -> float:
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return value
+
+
+def check_length_scale(value: Any, name: str) -> float:
+    """Return ``value`` as a float, or raise unless it lies in :data:`LENGTH_SCALE_RANGE`.
+
+    Outside that range squares or reciprocals of the length scale overflow or underflow in
+    float64, so a kernel built from it would divide by zero or return a silent 0.
+    """
+    value = check_positive(value, name)
+    lo, hi = LENGTH_SCALE_RANGE
+    if not lo <= value <= hi:
+        raise ValueError(
+            f"{name} must lie in [{lo:g}, {hi:g}] (the representable range of kernel length "
+            f"scales in float64), got {value!r}; rescale the data instead"
+        )
+    return value
+
+
+def one_of_aliases(owner: str, **candidates: Any) -> tuple[str, Any]:
+    """The one keyword given among equivalent aliases: ``(name, value)``, ``(first, None)`` if none.
+
+    Raises ``TypeError`` naming both when more than one is given (for example a kernel
+    called with ``scale=`` and ``bandwidth=``).
+    """
+    given = [(k, v) for k, v in candidates.items() if v is not None]
+    if len(given) > 1:
+        names = " and ".join(f"{k}=" for k, _ in given)
+        raise TypeError(f"{owner} got {names}: they are aliases of one parameter, pass only one")
+    if given:
+        return given[0]
+    return next(iter(candidates)), None
 
 
 def check_nonnegative(value: Any, name: str) -> float:

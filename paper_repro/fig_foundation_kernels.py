@@ -16,7 +16,7 @@ TITLE = "kernel profiles and normalised Fourier transforms (d = 1, 3)"
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     kernels = {"Gaussian s=1": Gaussian(1.0), "Laplace tau=1": Laplace(1.0),
-               "companion tau=1": Matern.companion(1.0), "Matern 5/2 l=1": Matern(2.5, 1.0),
+               "companion tau=1": Matern.companion(1.0), "Matern 5/2 l=1": Matern(1.0, nu=2.5),
                "IMQ c=1, beta=3": InverseMultiquadric(1.0, 3.0), "Wendland R=2": Wendland(2.0)}
     r = np.linspace(0, 4, 200)
     k = np.geomspace(0.05, 30, 40 if quick else 120)

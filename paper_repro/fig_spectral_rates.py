@@ -45,7 +45,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     a1.set(xlabel="|k|", title="(b) Laplace at matched low-k scale", ylim=(floor, 2))
     kk = k[k <= 40] if quick else k[k <= 60]
     for nu in (0.5, 1.5, 2.5, 50.0):
-        lam = rate(Matern(nu, 1.0), kk, 1)
+        lam = rate(Matern(1.0, nu=nu), kk, 1)
         data["matern_d1"][nu] = lam
         a2.loglog(kk, lam, label=f"Matern nu={nu:g}")
     a2.loglog(kk, rate(Gaussian(1.0), kk), "k--", label="Gaussian (nu->inf)")

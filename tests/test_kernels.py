@@ -24,10 +24,10 @@ from driftlab.kernels import (
 ALL_KERNELS = [
     Gaussian(0.7),
     Laplace(0.4),
-    Matern(0.5, 0.4),
-    Matern(1.5, 0.8),
-    Matern(2.5, 0.6),
-    Matern(1.3, 0.8),
+    Matern(0.4, nu=0.5),
+    Matern(0.8, nu=1.5),
+    Matern(0.6, nu=2.5),
+    Matern(0.8, nu=1.3),
     Matern.companion(0.3),
     InverseMultiquadric(0.9, 0.5),
     InverseMultiquadric(0.9, 2.5),
@@ -122,8 +122,8 @@ def mp_fourier(kernel: RadialKernel, k: float, dim: int) -> float:
 
 
 @pytest.mark.parametrize("dim", [1, 2, 3, 5])
-@pytest.mark.parametrize("kernel", [Gaussian(0.7), Laplace(0.4), Matern(1.5, 0.8), Matern(1.3, 0.8),
-                                    Matern(3.5, 0.5), InverseMultiquadric(0.9, 4.5)], ids=repr)
+@pytest.mark.parametrize("kernel", [Gaussian(0.7), Laplace(0.4), Matern(0.8, nu=1.5), Matern(0.8, nu=1.3),
+                                    Matern(0.5, nu=3.5), InverseMultiquadric(0.9, 4.5)], ids=repr)
 def test_fourier_closed_form_matches_numerical_hankel(kernel, dim):
     """Two independent implementations: closed form vs quadrature of the profile."""
     ks = np.array([0.0, 0.3, 0.7, 2.3, 6.0])
@@ -179,17 +179,17 @@ def test_wendland_float32_outside_support_is_minus_inf_not_nan():
 @given(tau=st.floats(0.05, 5.0), k=st.floats(0.0, 20.0), dim=st.integers(1, 8))
 def test_laplace_is_matern_half(tau, k, dim):
     a = Laplace(tau).fourier(k, dim)
-    b = Matern(0.5, tau).fourier(k, dim)
+    b = Matern(tau, nu=0.5).fourier(k, dim)
     assert_close(a, b, rtol=1e-13, what="Laplace vs Matern-1/2 FT", inputs=(tau, k, dim))
     r = np.array([0.0, tau, 3 * tau])
-    assert_close(Laplace(tau).profile(r), Matern(0.5, tau).profile(r), rtol=1e-14, what="profiles")
+    assert_close(Laplace(tau).profile(r), Matern(tau, nu=0.5).profile(r), rtol=1e-14, what="profiles")
 
 
 @given(ell=st.floats(0.1, 3.0), k=st.floats(0.0, 5.0), dim=st.integers(1, 6))
 def test_matern_tends_to_gaussian(ell, k, dim):
     # (1 + l^2k^2/(2nu))^-(nu+d/2) -> exp(-l^2k^2/2) with error ~ (l k)^4 / (8 nu) for large nu.
     nu = 1e6
-    got = Matern(nu, ell).fourier(k, dim)
+    got = Matern(ell, nu=nu).fourier(k, dim)
     want = Gaussian(ell).fourier(k, dim)
     bound = ((ell * k) ** 4 / (8 * nu) + (ell * k) ** 2 * dim / (4 * nu)) * 2 + 1e-12
     assert abs(got - want) <= bound, (ell, k, dim, got, want)
@@ -200,7 +200,7 @@ def test_half_integer_matern_float32_far_field_is_finite(nu):
     """float32: the polynomial factor z^p overflowed (3e38) for z ~ 1e3 at nu = 20.5, giving
     log phi = +inf and NaN fields. Compare with float64 to float32 round-off (rtol 1e-5:
     log phi ~ -z is computed from z rounded to 2^-24 relative, plus a few operations)."""
-    kern = Matern(nu, 1.0)
+    kern = Matern(1.0, nu=nu)
     r = np.array([0.0, 0.05, 0.9, 3.0, 300.0, 3000.0, 1e5])
     want_lp, want_dl = kern.log_profile(r), kern.dlog_profile(r)
     backends = [np.asarray]
@@ -229,7 +229,7 @@ def test_companion_kernel_profile(r, tau):
 
 @given(k=st.floats(0.0, 50.0), dim=st.integers(1, 12))
 def test_fourier_bounded_by_one_and_monotone(k, dim):
-    for kern in (Gaussian(0.5), Laplace(0.5), Matern(2.5, 0.5)):
+    for kern in (Gaussian(0.5), Laplace(0.5), Matern(0.5, nu=2.5)):
         e1, e2 = kern.fourier([k, k + 0.1], dim)
         assert 0 <= e2 <= e1 <= 1, (kern, k, dim, e1, e2)
 
@@ -240,8 +240,10 @@ def test_nonpositive_parameters_rejected(bad):
     for ctor, name in ((Gaussian, "bandwidth"), (Laplace, "temperature"), (Wendland, "radius")):
         with pytest.raises(ValueError, match=name):
             ctor(bad)
+        with pytest.raises(ValueError, match="scale"):  # the error names the keyword used
+            ctor(scale=bad)
     with pytest.raises(ValueError, match="nu"):
-        Matern(bad, 1.0)
+        Matern(1.0, nu=bad)
     with pytest.raises(ValueError, match="beta"):
         InverseMultiquadric(1.0, bad)
 
@@ -263,8 +265,8 @@ def test_parameter_type_errors_and_fourier_input():
 
 def test_make_kernel_names_and_equality():
     assert make_kernel("gaussian", 0.3) == Gaussian(0.3)
-    assert make_kernel("companion", 0.2) == Matern(1.5, math.sqrt(3) * 0.2)
-    assert make_kernel("matern", 1.0, nu=2.5) == Matern(2.5, 1.0)
+    assert make_kernel("companion", 0.2) == Matern(math.sqrt(3) * 0.2, nu=1.5)
+    assert make_kernel("matern", 1.0, nu=2.5) == Matern(1.0, nu=2.5)
     assert Gaussian(1.0) != Laplace(1.0)
     assert len({Gaussian(1.0), Gaussian(1.0), Laplace(1.0)}) == 2
 
@@ -275,7 +277,7 @@ def test_matern_large_order_is_finite_and_matches_mpmath(nu):
     the profile must stay finite and exact. Oracle: mpmath Bessel K at 30 digits. Tolerance
     2e-9 absolute on log phi: Debye's expansion truncated after u4 errs O(|u5| / nu^5) < 1e-9
     at nu >= 30, plus float64 round-off of O(nu) terms that cancel analytically."""
-    kern = Matern(nu, 1.0)
+    kern = Matern(1.0, nu=nu)
     rate = math.sqrt(2.0 * nu)
     z = np.array([1e-9, 1e-4, 0.05, 0.7, 3.0, 25.0])
     want_lp, want_dl = [], []
@@ -298,7 +300,7 @@ def test_matern_general_order_keeps_float32():
     """Non-half-integer orders are computed in float64 by scipy; the result must come back in
     the caller's dtype (same type, dtype out, like every other kernel)."""
     r = np.array([0.0, 0.3, 2.0], dtype=np.float32)
-    for kern in (Matern(1.2, 1.0), Matern(0.7, 1.0), Matern(80.0, 1.0)):
+    for kern in (Matern(1.0, nu=1.2), Matern(1.0, nu=0.7), Matern(1.0, nu=80.0)):
         assert kern.log_profile(r).dtype == np.float32
         assert kern.dlog_profile(r).dtype == np.float32
 
@@ -316,5 +318,94 @@ def test_matern_fourier_matches_mpmath_at_small_k(nu, dim):
     for k in (2.0**-8, 1e-3, 0.5, 3.0):
         x = mp.mpf(ell) ** 2 * mp.mpf(k) ** 2 / (2 * mp.mpf(nu))
         want = float((1 + x) ** (-(mp.mpf(nu) + mp.mpf(dim) / 2)))
-        got = float(Matern(nu, ell).fourier(k, dim))
+        got = float(Matern(ell, nu=nu).fourier(k, dim))
         assert abs(got - want) <= 1e-13 * want, (nu, dim, k, got, want, got - want)
+
+
+# ----- representable parameter range ---------------------------------------------------
+from driftlab._validation import LENGTH_SCALE_RANGE  # noqa: E402
+
+LO, HI = LENGTH_SCALE_RANGE
+
+
+@pytest.mark.parametrize("ctor", [Gaussian, Laplace, Wendland, InverseMultiquadric,
+                                  lambda s: Matern(s, nu=1.5), Matern.companion], ids=repr)
+@pytest.mark.parametrize("bad", [1e-170, 1e-320, 1e200, 2e150, 5e-151])
+def test_length_scale_outside_representable_range_is_refused(ctor, bad):
+    """Gaussian(1e-170) used to raise ZeroDivisionError, Gaussian(1e200) OverflowError,
+    Laplace(1e-320) and InverseMultiquadric(1e-200) were accepted and gave 0 mean shifts:
+    every constructor refuses a length scale outside [1e-150, 1e150] with the range named."""
+    with pytest.raises(ValueError, match=r"1e-150.*1e\+150"):
+        ctor(bad)
+
+
+@pytest.mark.parametrize("s", [LO, 1e-100, 1e100, HI])
+def test_length_scales_at_the_ends_of_the_range_work(s):
+    """Within the range every kernel evaluates: at r = s (Wendland: s/2) the profiles are closed
+    forms (exp(-1/2), exp(-1), 2^-beta, (1 + sqrt3) e^-sqrt3, 3/16) to float64 round-off (rtol 1e-14),
+    and the batch mean shift of a symmetric pair is exactly the midpoint offset."""
+    from driftlab.fields import batch_mean_shift
+
+    cases = [(Gaussian(s), 1.0, math.exp(-0.5)), (Laplace(s), 1.0, math.exp(-1.0)),
+             (InverseMultiquadric(s, 0.5), 1.0, 2 ** -0.5),
+             (Matern(s, nu=1.5), 1.0, (1 + math.sqrt(3)) * math.exp(-math.sqrt(3))),
+             (Wendland(s), 0.5, 0.5**4 * 3.0)]
+    for kern, u, want in cases:
+        got = float(kern.profile(np.array([u * s]))[0])
+        assert_close(got, want, rtol=1e-14, what=f"{kern!r} profile at r = {u} s")
+        x = np.array([[0.0]])
+        y = np.array([[0.5 * s], [1.5 * s]])
+        m = batch_mean_shift(x, y, kern)
+        # weights k(0.5 s), k(1.5 s): the exact shift is their weighted mean offset
+        w = np.exp(kern.log_profile(np.array([0.5 * s, 1.5 * s])))
+        exact = (w[0] * 0.5 * s + w[1] * 1.5 * s) / w.sum()
+        assert np.isfinite(m).all(), (kern, m)
+        assert_close(m[0, 0], exact, rtol=1e-13, what=f"{kern!r} mean shift at s={s}")
+
+
+def test_matern_general_order_far_field_log_profile():
+    """Matern(nu=1.2).log_profile(1e12) was NaN (scipy's kve(1.2, z) is NaN for z >~ 1e12).
+    Oracle: mpmath at 30 digits of log(2^(1-nu)/Gamma(nu) z^nu K_nu(z)); the far-field
+    asymptotic series is exact to < 1e-15 relative on log phi ~ -z there."""
+    kern = Matern(1.0, nu=1.2)
+    r = np.array([1e5, 1e9, 1e12, 1e15, 1e100])
+    got = kern.log_profile(r)
+    with mp.workdps(30):
+        nu = mp.mpf(1.2)
+        want = []
+        for v in r:
+            z = mp.sqrt(2 * nu) * mp.mpf(float(v))
+            want.append(float((1 - nu) * mp.log(2) - mp.loggamma(nu) + nu * mp.log(z) + mp.log(mp.besselk(nu, z))))
+    assert np.isfinite(got).all(), got
+    assert_close(got, want, rtol=1e-14, what="Matern-1.2 far-field log phi", inputs=r)
+    dl = kern.dlog_profile(r)
+    assert np.isfinite(dl).all(), dl
+    # -K_{nu-1}/K_nu * sqrt(2 nu) -> -sqrt(2 nu) (1 + O(1/z)): rtol 1e-5 at z >= 1.5e5
+    assert_close(dl, -math.sqrt(2.4) * np.ones_like(r), rtol=1e-5, what="far-field dlog")
+
+
+def test_scale_keyword_and_aliases():
+    """One keyword for the length scale (scale=) on every kernel; the old names stay as aliases;
+    giving both is refused."""
+    assert Gaussian(scale=0.3) == Gaussian(0.3) == Gaussian(bandwidth=0.3)
+    assert Laplace(scale=0.3) == Laplace(temperature=0.3)
+    assert Wendland(scale=0.3) == Wendland(radius=0.3)
+    assert InverseMultiquadric(scale=0.3, beta=2.0) == InverseMultiquadric(0.3, 2.0)
+    assert Matern(scale=0.3, nu=2.5) == Matern(length_scale=0.3, nu=2.5) == Matern(0.3, nu=2.5)
+    for kern in (Gaussian(0.3), Laplace(0.3), Wendland(0.3), InverseMultiquadric(0.3), Matern(0.3, nu=0.5)):
+        assert kern.length_scale == 0.3 and kern.scale == 0.3, kern
+    with pytest.raises(TypeError, match="bandwidth"):
+        Gaussian(0.3, scale=0.3)
+    with pytest.raises(TypeError, match="temperature"):
+        Laplace(scale=0.3, temperature=0.3)
+    with pytest.raises(TypeError, match="length_scale"):
+        Matern(length_scale=0.3, nu=1.5, scale=0.3)
+
+
+def test_matern_nu_is_keyword_only():
+    """Matern(0.05) used to set nu = 0.05 silently: nu is keyword-only (and required)."""
+    with pytest.raises(TypeError, match="nu"):
+        Matern(0.05)
+    with pytest.raises(TypeError, match="keyword"):
+        Matern(2.5, 1.0)
+    assert Matern(0.05, nu=2.5).length_scale == 0.05

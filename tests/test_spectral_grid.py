@@ -20,7 +20,7 @@ def test_linear_gaussian_1d_matches_to_round_off():
     assert_close(res["measured"], rate(Gaussian(0.5), res["k"]), rtol=1e-9, what="gaussian 1-D linear")
 
 
-@pytest.mark.parametrize("kernel", [Laplace(0.5), Matern(1.5, 0.5)], ids=repr)
+@pytest.mark.parametrize("kernel", [Laplace(0.5), Matern(0.5, nu=1.5)], ids=repr)
 def test_linear_rough_kernels_1d_converge_with_grid(kernel):
     # Laplace has a kink at 0: the trapezoid sums converge like h^2 (measured error 2.0e-4 at
     # n = 256, 1.25e-5 at n = 1024: a factor 16 for 4x finer). Matérn-3/2 is C^2: error ~3e-10.

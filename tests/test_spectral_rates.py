@@ -84,7 +84,7 @@ def test_matern_non_half_integer_vs_quadpack(k):
 
     num = integrate.quad(lambda r: r * prof(r), 0, np.inf, weight="sin", wvar=k)[0]
     den = integrate.quad(prof, 0, np.inf)[0]
-    assert_close(rate(Matern(nu, ell), k, dim=1), k * num / den, rtol=1e-8, what="matern 1-D")
+    assert_close(rate(Matern(ell, nu=nu), k, dim=1), k * num / den, rtol=1e-8, what="matern 1-D")
 
 
 @pytest.mark.parametrize("k", [0.5, 2.0, 6.0])
@@ -98,7 +98,7 @@ def test_laplace_2d_bessel_path_vs_mpmath(k):
 
 
 # ---------------------------------------------------------------- numerical path vs closed forms
-@pytest.mark.parametrize("kernel", [Gaussian(0.7), Laplace(0.3), Matern(2.5, 0.8), Matern(1.3, 0.5),
+@pytest.mark.parametrize("kernel", [Gaussian(0.7), Laplace(0.3), Matern(0.8, nu=2.5), Matern(0.5, nu=1.3),
                                     Matern.companion(0.4)], ids=repr)
 @pytest.mark.parametrize("dim", [1, 2, 3, 6])
 def test_numerical_rate_matches_closed_form(kernel, dim):
@@ -125,7 +125,7 @@ def test_low_k_rate_is_second_moment_over_d(dim):
     # lambda(k) = k^2 <r^2>/d + O(k^4), <r^2> = int phi r^{d+1} / int phi r^{d-1}: the moment is
     # computed by scipy quad of the profile (independent of any transform). At k*ell = 1e-3 the
     # O(k^2) relative correction is ~1e-6, hence rtol 1e-5.
-    for kern in (Wendland(1.1), Laplace(0.6), Matern(2.5, 0.7), Gaussian(0.9)):
+    for kern in (Wendland(1.1), Laplace(0.6), Matern(0.7, nu=2.5), Gaussian(0.9)):
         rmax = kern.support_radius or 60 * kern.length_scale
         prof = lambda r: float(np.exp(kern.log_profile(np.float64(r))))  # noqa: E731
         m2 = integrate.quad(lambda r: prof(r) * r ** (dim + 1), 0, rmax, limit=200)[0]
@@ -139,7 +139,7 @@ def test_matern_large_nu_tends_to_gaussian():
     # at nu = 1e6 and l k <= 3 the difference is < 1e-4 (bound: (lk)^4/(8 nu) * max ~ 1e-5).
     k = np.linspace(0, 3, 13)
     for dim in (1, 3):
-        assert_close(rate(Matern(1e6, 1.0), k, dim), rate(Gaussian(1.0), k, dim), atol=1e-4,
+        assert_close(rate(Matern(1.0, nu=1e6), k, dim), rate(Gaussian(1.0), k, dim), atol=1e-4,
                      what=f"matern->gaussian d={dim}")
 
 
@@ -160,7 +160,7 @@ def test_sympy_derivation_from_continuity_equation(kernel):
 @given(s=st.floats(0.05, 20), k=st.floats(0, 50), dim=st.integers(1, 8))
 def test_scale_invariance_and_nonnegativity(s, k, dim):
     # lambda(k; s) depends on s k only (round-off: 1e-12 relative + tiny absolute for underflow).
-    for make in (Gaussian, Laplace, lambda v: Matern(2.5, v)):
+    for make in (Gaussian, Laplace, lambda v: Matern(v, nu=2.5)):
         a = rate(make(s), k, dim)
         b = rate(make(1.0), s * k, dim)
         assert a >= 0

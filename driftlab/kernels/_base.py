@@ -51,8 +51,13 @@ class RadialKernel(ABC):
     distances accepts numpy arrays or torch tensors and returns the same type; the Fourier
     methods are numpy-only (they serve the spectral theory, not the hot path).
 
-    Subclasses implement :meth:`log_profile`, :meth:`dlog_profile` and, where a closed form
-    exists, :meth:`_fourier_closed`.
+    Subclasses implement :meth:`log_profile`, :meth:`dlog_profile`, :attr:`length_scale`,
+    :attr:`params` and, where closed forms exist, :meth:`_fourier_closed`,
+    :meth:`linear_rate`, :meth:`rate_peak` and :meth:`inverse_spectrum`. Everything that
+    depends on the kernel family (spectral rates, peaks, annealing by rescaling, the fast
+    engine paths) asks the kernel through these methods, never by its class, so a new
+    kernel is one class (registered with :func:`~driftlab.kernels.register_kernel` to be
+    reachable by name from :func:`~driftlab.kernels.make_kernel` and the CLI).
 
     Attributes
     ----------
@@ -66,6 +71,9 @@ class RadialKernel(ABC):
 
     name: str = "kernel"
     support_radius: float | None = None
+    #: the key of :attr:`params` that holds the length scale (the default
+    #: :meth:`with_length_scale` rebuilds the kernel with that entry replaced)
+    scale_parameter: str = "scale"
 
     # ----- profile -------------------------------------------------------------------
     @abstractmethod
@@ -120,6 +128,89 @@ class RadialKernel(ABC):
     def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(sorted(self.params.items()))))
 
+    @property
+    def scale(self) -> float:
+        """The length scale (same as :attr:`length_scale`; the constructors' common keyword)."""
+        return self.length_scale
+
+    def with_length_scale(self, scale: float) -> "RadialKernel":
+        """A new kernel of the same family and shape with length scale ``scale``.
+
+        The default rebuilds ``type(self)(**params)`` with ``params[scale_parameter]``
+        replaced; a kernel whose constructor does not take its :attr:`params` back overrides
+        this. Annealing (a bandwidth schedule) uses it, whatever the parameter is called.
+        """
+        from driftlab._validation import check_length_scale
+
+        s = check_length_scale(scale, "scale")
+        params = dict(self.params)
+        if self.scale_parameter not in params:
+            raise TypeError(
+                f"cannot rescale {self!r}: its params have no {self.scale_parameter!r} entry; set the "
+                "class attribute scale_parameter to the key holding the length scale or override "
+                "with_length_scale"
+            )
+        params[self.scale_parameter] = s
+        return type(self)(**params)
+
+    # ----- spectral behaviour (closed forms where they exist) ---------------------------
+    def check_spectrum(self, dim: int) -> None:
+        """Raise ``ValueError`` when the normalised spectrum :math:`E(k)` does not exist in ``dim``.
+
+        The default accepts every dimension (integrable profiles); heavy-tailed kernels
+        (the inverse multiquadric) override it.
+        """
+
+    def linear_rate(self, k: np.ndarray, dim: int) -> np.ndarray | None:
+        r"""Closed-form linear rate :math:`\lambda(k) = -|k|\,E'(|k|)`, or None (numerical path).
+
+        ``k`` is a validated float64 array of wave numbers :math:`\geq 0`; the result has its
+        shape, is finite for every finite ``k`` and underflows to 0 where the rate is below
+        the smallest float64 (never NaN). See :func:`driftlab.spectral.rate`.
+        """
+        return None
+
+    def rate_peak(self, dim: int) -> tuple[float, float] | None:
+        r"""Closed-form fastest mode :math:`(k^*, \lambda_{\max})`, or None (numerical search)."""
+        return None
+
+    def inverse_spectrum(self, value: float, dim: int) -> float | None:
+        r"""The argument :math:`z = \ell|k|` at which the spectrum takes ``value`` in (0, 1), or None.
+
+        Every radial kernel has :math:`E(k) = F(\ell k)` for a shape function F; this is
+        :math:`F^{-1}` in closed form (None: callers find the root numerically).
+        """
+        return None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What the kernel provides in closed form or natively, as flags.
+
+        ``"closed_fourier"``, ``"closed_rate"``, ``"closed_peak"``, ``"closed_inverse"``
+        (overridden :meth:`_fourier_closed`, :meth:`linear_rate`, :meth:`rate_peak`,
+        :meth:`inverse_spectrum`), ``"fast_form"`` (a :class:`FastForm` for the fast engine
+        backends), ``"torch"`` (profiles on torch tensors), ``"compact_support"``. Closed forms
+        that exist only in some dimensions (the inverse multiquadric's, for beta > d/2) are
+        flagged and refused by :meth:`check_spectrum` elsewhere.
+
+        Examples
+        --------
+        >>> from driftlab.kernels import Gaussian, Wendland
+        >>> "closed_rate" in Gaussian(1.0).capabilities, "closed_rate" in Wendland(1.0).capabilities
+        (True, False)
+        """
+        cls = type(self)
+        flags = {"torch"}
+        for flag, meth in (("closed_fourier", "_fourier_closed"), ("closed_rate", "linear_rate"),
+                           ("closed_peak", "rate_peak"), ("closed_inverse", "inverse_spectrum")):
+            if getattr(cls, meth) is not getattr(RadialKernel, meth):
+                flags.add(flag)
+        if self.fast_form is not None:
+            flags.add("fast_form")
+        if self.support_radius is not None:
+            flags.add("compact_support")
+        return frozenset(flags)
+
     # ----- pairwise evaluation (small inputs only) -------------------------------------
     def pairwise(self, x, y):
         """Dense kernel matrix ``k(x_i, y_j)``, shape ``(n, m)``.
@@ -162,6 +253,7 @@ class RadialKernel(ABC):
         dim = check_int(dim, "dim", minimum=1)
         if method not in ("auto", "closed", "numerical"):
             raise ValueError(f"method must be 'auto', 'closed' or 'numerical', got {method!r}")
+        self.check_spectrum(dim)
         if method != "numerical":
             out = self._fourier_closed(kk, dim)
             if out is not None:

@@ -8,12 +8,14 @@ import numpy as np
 from driftlab._backend import scipy_special as sp
 
 from driftlab import _backend as B
-from driftlab._validation import check_positive
+from driftlab._validation import check_length_scale, check_positive, one_of_aliases
 from driftlab.kernels._base import FastForm, RadialKernel, _log_gamma_ratio_norm
+from driftlab.kernels._registry import register_kernel
 
 __all__ = ["Gaussian", "Laplace", "Matern", "InverseMultiquadric", "Wendland"]
 
 
+@register_kernel("gaussian")
 class Gaussian(RadialKernel):
     r"""Gaussian kernel :math:`\varphi(r) = \exp(-r^2 / (2 s^2))`.
 
@@ -24,7 +26,8 @@ class Gaussian(RadialKernel):
     Parameters
     ----------
     bandwidth : float
-        :math:`s > 0`.
+        :math:`s` in :data:`~driftlab._validation.LENGTH_SCALE_RANGE` (default 1); may be
+        passed as ``scale=``, the keyword every kernel takes for its length scale.
 
     Examples
     --------
@@ -35,9 +38,11 @@ class Gaussian(RadialKernel):
 
     name = "gaussian"
     prefers_squared_distance = True
+    scale_parameter = "bandwidth"
 
-    def __init__(self, bandwidth: float = 1.0) -> None:
-        self.bandwidth = check_positive(bandwidth, "bandwidth")
+    def __init__(self, bandwidth: float | None = None, *, scale: float | None = None) -> None:
+        key, value = one_of_aliases("Gaussian", bandwidth=bandwidth, scale=scale)
+        self.bandwidth = check_length_scale(1.0 if value is None else value, key)
 
     @property
     def length_scale(self) -> float:
@@ -61,9 +66,23 @@ class Gaussian(RadialKernel):
         return -r / self.bandwidth**2
 
     def _fourier_closed(self, k, dim):
-        return np.exp(-0.5 * (self.bandwidth * k) ** 2)
+        z = np.minimum(self.bandwidth * k, 1e100)  # exp(-z^2/2) = 0 long before; no overflow
+        return np.exp(-0.5 * z * z)
+
+    def linear_rate(self, k, dim):
+        # s^2 k^2 exp(-s^2 k^2 / 2); 0 in float64 once s k > 40 (and for s k = inf)
+        z = np.minimum(self.bandwidth * np.asarray(k, dtype=np.float64), 40.0)
+        x = z * z
+        return np.where(z < 40.0, x * np.exp(-0.5 * x), 0.0)
+
+    def rate_peak(self, dim):
+        return math.sqrt(2.0) / self.bandwidth, 2.0 / math.e
+
+    def inverse_spectrum(self, value, dim):
+        return math.sqrt(-2.0 * math.log(value))
 
 
+@register_kernel("laplace")
 class Laplace(RadialKernel):
     r"""Laplace kernel :math:`\varphi(r) = \exp(-r/\tau)`, the kernel of [D].
 
@@ -74,7 +93,8 @@ class Laplace(RadialKernel):
     Parameters
     ----------
     temperature : float
-        :math:`\tau > 0`.
+        :math:`\tau` in :data:`~driftlab._validation.LENGTH_SCALE_RANGE` (default 1); may be
+        passed as ``scale=``, the keyword every kernel takes for its length scale.
 
     Examples
     --------
@@ -84,9 +104,11 @@ class Laplace(RadialKernel):
     """
 
     name = "laplace"
+    scale_parameter = "temperature"
 
-    def __init__(self, temperature: float = 1.0) -> None:
-        self.temperature = check_positive(temperature, "temperature")
+    def __init__(self, temperature: float | None = None, *, scale: float | None = None) -> None:
+        key, value = one_of_aliases("Laplace", temperature=temperature, scale=scale)
+        self.temperature = check_length_scale(1.0 if value is None else value, key)
 
     @property
     def length_scale(self) -> float:
@@ -107,9 +129,19 @@ class Laplace(RadialKernel):
         return r * 0.0 - 1.0 / self.temperature
 
     def _fourier_closed(self, k, dim):
-        return (1.0 + (self.temperature * k) ** 2) ** (-(dim + 1) / 2.0)
+        return _matern_spectrum(0.5, self.temperature * np.asarray(k, dtype=np.float64), dim)
+
+    def linear_rate(self, k, dim):
+        return _matern_rate(0.5, self.temperature * np.asarray(k, dtype=np.float64), dim)
+
+    def rate_peak(self, dim):
+        return _matern_peak(0.5, self.temperature, dim)
+
+    def inverse_spectrum(self, value, dim):
+        return _matern_inverse(0.5, value, dim)
 
 
+@register_kernel("matern", shape={"nu": 1.5})
 class Matern(RadialKernel):
     r"""Matérn kernel :math:`\varphi(r) = \frac{2^{1-\nu}}{\Gamma(\nu)} z^\nu K_\nu(z)`,
     :math:`z = \sqrt{2\nu}\, r / \ell`.
@@ -125,10 +157,18 @@ class Matern(RadialKernel):
 
     Parameters
     ----------
-    nu : float
-        Smoothness :math:`\nu > 0`.
     length_scale : float
-        :math:`\ell > 0`.
+        :math:`\ell` in :data:`~driftlab._validation.LENGTH_SCALE_RANGE` (default 1); may be
+        passed as ``scale=``, the keyword every kernel takes for its length scale.
+    nu : float
+        Smoothness :math:`\nu > 0`, keyword-only and required (``Matern(0.05)`` is refused:
+        it once meant nu = 0.05).
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Matern
+    >>> Matern(0.5, nu=2.5)
+    Matern(nu=2.5, length_scale=0.5)
 
     References
     ----------
@@ -136,10 +176,24 @@ class Matern(RadialKernel):
     """
 
     name = "matern"
+    scale_parameter = "length_scale"
 
-    def __init__(self, nu: float = 1.5, length_scale: float = 1.0) -> None:
+    def __init__(self, length_scale: float | None = None, *args, nu: float | None = None,
+                 scale: float | None = None) -> None:
+        if args:
+            raise TypeError(
+                f"Matern takes nu as a keyword argument only: write Matern(length_scale, nu=...) "
+                f"(got {1 + len(args)} positional arguments; the former order Matern(nu, length_scale) "
+                f"is Matern(length_scale, nu=nu))"
+            )
+        if nu is None:
+            raise TypeError("Matern needs its smoothness as a keyword: Matern(length_scale, nu=...), e.g. nu=1.5")
+        key, value = one_of_aliases("Matern", length_scale=length_scale, scale=scale)
         self.nu = check_positive(nu, "nu")
-        self._length = check_positive(length_scale, "length_scale")
+        if self.nu > _MAX_NU:
+            raise ValueError(f"nu must be <= {_MAX_NU:g} (the Gaussian limit is reached to float64 "
+                             f"precision long before), got {nu!r}")
+        self._length = check_length_scale(1.0 if value is None else value, key)
         self._rate = math.sqrt(2.0 * self.nu) / self._length
         p = self.nu - 0.5
         self._half_integer = p >= 0 and abs(p - round(p)) < 1e-12 and round(p) <= 20
@@ -154,10 +208,19 @@ class Matern(RadialKernel):
             self._poly = [c * norm for c in coeffs]  # highest power first (z^p ... z^0)
 
     @classmethod
-    def companion(cls, temperature: float) -> "Matern":
-        r"""The Laplace companion kernel :math:`(1 + r/\tau) e^{-r/\tau}` of [F, L]."""
-        tau = check_positive(temperature, "temperature")
-        return cls(nu=1.5, length_scale=math.sqrt(3.0) * tau)
+    def companion(cls, temperature: float | None = None, *, scale: float | None = None) -> "Matern":
+        r"""The Laplace companion kernel :math:`(1 + r/\tau) e^{-r/\tau}` of [F, L].
+
+        ``temperature`` (or ``scale=``) is :math:`\tau`; the result is a Matérn-3/2 with
+        length scale :math:`\ell = \sqrt3\tau` (so its :attr:`length_scale` is :math:`\ell`).
+        """
+        key, value = one_of_aliases("Matern.companion", temperature=temperature, scale=scale)
+        tau = check_length_scale(1.0 if value is None else value, key)
+        ell = math.sqrt(3.0) * tau
+        if ell > _LENGTH_HI:  # tau within the range, sqrt(3) tau just above it
+            raise ValueError(f"{key} must be <= {_LENGTH_HI / math.sqrt(3.0):g} for the companion "
+                             f"kernel (length scale sqrt(3) * {key}), got {value!r}")
+        return cls(ell, nu=1.5)
 
     @property
     def length_scale(self) -> float:
@@ -206,7 +269,7 @@ class Matern(RadialKernel):
             return _debye_log_phi(self.nu, z).astype(dtype, copy=False)
         zs = np.maximum(z, 1e-300)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            general = _log_gamma_ratio_norm(self.nu) + self.nu * np.log(zs) + np.log(sp.kve(self.nu, zs)) - zs
+            general = _log_gamma_ratio_norm(self.nu) + self.nu * np.log(zs) + _log_kve(self.nu, zs) - zs
         if self.nu > 1:
             series = -(z * z) / (4.0 * (self.nu - 1.0))
             return np.where(z < 1e-6, series, general).astype(dtype, copy=False)
@@ -237,17 +300,119 @@ class Matern(RadialKernel):
         with np.errstate(over="ignore", invalid="ignore"):
             k_nu = sp.kve(self.nu, zs)
             ratio = sp.kve(self.nu - 1.0, zs) / k_nu
+        far = zs >= _FAR_Z
+        if far.any():  # scipy's kve is NaN beyond z ~ 1e9: the asymptotic series' ratio
+            zf = zs[far]
+            ratio = np.where(far, 1.0, ratio)
+            ratio[far] = np.exp(_log_kve_far(self.nu - 1.0, zf) - _log_kve_far(self.nu, zf))
+            k_nu = np.where(far, 1.0, k_nu)
         if self.nu > 1:  # kve(nu) overflows at tiny z (ratio inf/inf or 0): small-z series
             ratio = np.where(np.isfinite(k_nu), ratio, z / (2.0 * (self.nu - 1.0)))
         out = np.where(z == 0, 0.0 if self.nu > 0.5 else -np.inf, -ratio * self._rate)
         return out.astype(dtype, copy=False)
 
     def _fourier_closed(self, k, dim):
-        # exp(-(nu + d/2) log1p(x)), not (1 + x)^-(nu + d/2): forming 1 + x rounds x to ~eps/x
-        # relative, which the large exponent (nu -> Gaussian limit) turned into 6e-11 errors at
-        # nu = 1e6 (found by tests/test_kernels.py::test_matern_tends_to_gaussian)
-        return np.exp(-(self.nu + dim / 2.0) * np.log1p((self._length * k) ** 2 / (2.0 * self.nu)))
+        return _matern_spectrum(self.nu, self._length * np.asarray(k, dtype=np.float64), dim)
 
+    def linear_rate(self, k, dim):
+        return _matern_rate(self.nu, self._length * np.asarray(k, dtype=np.float64), dim)
+
+    def rate_peak(self, dim):
+        return _matern_peak(self.nu, self._length, dim)
+
+    def inverse_spectrum(self, value, dim):
+        return _matern_inverse(self.nu, value, dim)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        flags = super().capabilities
+        return flags if self._half_integer else flags - {"torch"}
+
+
+_LENGTH_HI = 1e150
+#: the largest Matérn order accepted (sqrt(2 nu) and the Debye expansion stay accurate)
+_MAX_NU = 1e12
+
+
+def _matern_spectrum(nu: float, z: np.ndarray, dim: int) -> np.ndarray:
+    """E = (1 + z^2/(2 nu))^-(nu + d/2), z = ell k (Laplace: nu = 1/2), finite for every z."""
+    # exp(-(nu + d/2) log1p(x)), not (1 + x)^-(nu + d/2): forming 1 + x rounds x to ~eps/x
+    # relative, which the large exponent (nu -> Gaussian limit) turned into 6e-11 errors at
+    # nu = 1e6 (found by tests/test_kernels.py::test_matern_tends_to_gaussian)
+    zc = np.minimum(z, 1e150)  # x = z^2/(2 nu) stays finite; E is 0 there anyway
+    return np.exp(-(nu + dim / 2.0) * np.log1p(zc * zc / (2.0 * nu)))
+
+
+def _matern_rate(nu: float, z: np.ndarray, dim: int) -> np.ndarray:
+    r""":math:`\lambda = (2\nu + d)\,x\,(1 + x)^{-(\nu + d/2 + 1)}`, :math:`x = z^2/(2\nu)`.
+
+    Evaluated directly while the power does not underflow and in logarithms beyond (where
+    :math:`x^{1-p}` can still be representable after :math:`(1+x)^{-p}` has underflowed); 0
+    for :math:`z = \infty`, never NaN.
+    """
+    p = nu + dim / 2.0 + 1.0
+    zc = np.minimum(z, 1e150)
+    x = zc * zc / (2.0 * nu)
+    lp = p * np.log1p(x)
+    direct = (2.0 * nu + dim) * x * np.exp(-np.minimum(lp, 700.0))
+    # used only where p log1p(x) > 700, i.e. x > 1: log x from log z (no overflow of x even for
+    # z = 1e308) and log(1 + x) = log x + log1p(1/x); clipped at 0 elsewhere (no overflow)
+    logx = np.maximum(2.0 * np.log(np.maximum(z, 1e-300)) - math.log(2.0 * nu), 0.0)
+    inv = np.exp(-logx)
+    logged = np.exp(math.log(2.0 * nu + dim) + (1.0 - p) * logx - p * np.log1p(inv))
+    out = np.where(lp <= 700.0, direct, logged)
+    return np.where(z == 0, 0.0, out)
+
+
+def _matern_peak(nu: float, ell: float, dim: int) -> tuple[float, float]:
+    a = nu + dim / 2.0
+    x = 1.0 / a  # ell^2 k^2 / (2 nu) at the maximum of 2a x (1+x)^-(a+1)
+    kstar = math.sqrt(2.0 * nu * x) / ell
+    return kstar, float(2.0 * a * x * math.exp(-(a + 1.0) * math.log1p(x)))
+
+
+def _matern_inverse(nu: float, value: float, dim: int) -> float:
+    # (1 + z^2/(2 nu))^-(nu + d/2) = value  <=>  z^2 = 2 nu expm1(-log(value) / (nu + d/2))
+    return math.sqrt(2.0 * nu * math.expm1(-math.log(value) / (nu + dim / 2.0)))
+
+
+#: from this argument on, log kve(nu, z) comes from Hankel's asymptotic series (scipy's kve
+#: returns NaN beyond z ~ 1e9)
+_FAR_Z = 1e6
+
+
+def _log_kve_far(nu: float, z: np.ndarray) -> np.ndarray:
+    r""":math:`\log(K_\nu(z) e^z)` for large z: :math:`\tfrac12\log(\pi/2z) + \log\sum_k a_k(\nu)/z^k`.
+
+    :math:`a_k = \prod_{j \le k}(4\nu^2 - (2j-1)^2) / (k!\,8^k)` (DLMF 10.40.2); with
+    :math:`z \geq 10^6` and :math:`4\nu^2 \leq 4\cdot 10^4 z` the terms fall by at least
+    0.005 each, so 10 terms leave < 1e-20 relative.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    mu = 4.0 * nu * nu
+    term = np.ones_like(z)
+    total = np.ones_like(z)
+    for k in range(1, 11):
+        term = term * (mu - (2 * k - 1) ** 2) / (k * 8.0 * z)
+        total = total + term
+    return 0.5 * np.log(math.pi / (2.0 * z)) + np.log(total)
+
+
+def _log_kve(nu: float, z: np.ndarray) -> np.ndarray:
+    """log kve(nu, z): scipy below :data:`_FAR_Z` (and where the series would not converge), the series above."""
+    z = np.asarray(z, dtype=np.float64)
+    far = (z >= _FAR_Z) & (4.0 * nu * nu <= 4e4 * z)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        near = np.log(sp.kve(nu, np.where(far, 1.0, z)))
+    if not far.any():
+        return near
+    out = np.array(near, dtype=np.float64)
+    out[far] = _log_kve_far(nu, z[far])
+    return out
+
+
+register_kernel("companion", Matern.companion, aliases=("laplace-companion", "sharp"),
+                summary="Laplace companion (1 + r/tau) exp(-r/tau), a Matern-3/2 with length sqrt(3) tau")
 
 #: orders at or above which the general Matérn uses Debye's uniform expansion: there scipy's
 #: kve(nu, z) overflows for z up to O(1) (and for all z once Gamma(nu) overflows, nu > 171)
@@ -309,6 +474,7 @@ def _debye_dlog_phi(nu, z):
     return np.where(z < 1e-3, small, big)
 
 
+@register_kernel("imq", shape={"beta": 0.5}, aliases=("inverse-multiquadric",))
 class InverseMultiquadric(RadialKernel):
     r"""Inverse multiquadric :math:`\varphi(r) = (1 + r^2/c^2)^{-\beta}`.
 
@@ -319,17 +485,22 @@ class InverseMultiquadric(RadialKernel):
     Parameters
     ----------
     scale : float
-        :math:`c > 0`.
+        :math:`c` in :data:`~driftlab._validation.LENGTH_SCALE_RANGE` (default 1).
     beta : float
         Decay exponent :math:`\beta > 0` (default 1/2, the classical IMQ).
     """
 
     name = "imq"
     prefers_squared_distance = True
+    scale_parameter = "scale"
 
     def __init__(self, scale: float = 1.0, beta: float = 0.5) -> None:
-        self.scale = check_positive(scale, "scale")
+        self._scale = check_length_scale(scale, "scale")
         self.beta = check_positive(beta, "beta")
+
+    @property
+    def scale(self) -> float:
+        return self._scale
 
     @property
     def length_scale(self) -> float:
@@ -352,20 +523,39 @@ class InverseMultiquadric(RadialKernel):
     def dlog_profile(self, r):
         return -2.0 * self.beta * r / (self.scale**2 + r * r)
 
-    def _fourier_closed(self, k, dim):
-        mu = self.beta - dim / 2.0
-        if mu <= 0:
+    def check_spectrum(self, dim):
+        if self.beta - dim / 2.0 <= 0:
             raise ValueError(
                 f"InverseMultiquadric(beta={self.beta}) is not integrable in dim={dim} "
-                f"(needs beta > dim/2): its Fourier transform cannot be normalised at k=0"
+                f"(needs beta > dim/2): its Fourier transform cannot be normalised at k=0, so "
+                "the spectrum E(k) and the rates are undefined"
             )
-        z = self.scale * np.asarray(k, dtype=np.float64)
+
+    def _fourier_closed(self, k, dim):
+        self.check_spectrum(dim)
+        mu = self.beta - dim / 2.0
+        z = np.minimum(self.scale * np.asarray(k, dtype=np.float64), 1e300)
         zs = np.maximum(z, 1e-300)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            val = np.exp(_log_gamma_ratio_norm(mu) + mu * np.log(zs) + np.log(sp.kve(mu, zs)) - zs)
+            val = np.exp(_log_gamma_ratio_norm(mu) + mu * np.log(zs) + _log_kve(mu, zs) - zs)
         return np.where(z < 1e-8, 1.0, val)
 
+    def linear_rate(self, k, dim):
+        r""":math:`\lambda = \frac{2^{1-\mu}}{\Gamma(\mu)} z^{\mu+1} K_{\mu-1}(z)`, :math:`z = ck`, :math:`\mu = \beta - d/2`."""
+        self.check_spectrum(dim)
+        mu = self.beta - dim / 2.0
+        z = np.minimum(self.scale * np.asarray(k, dtype=np.float64), 1e300)
+        zs = np.maximum(z, 1e-300)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # K_{mu-1} = K_{1-mu}; kve(v, z) = kv(v, z) e^z.
+            logv = ((1.0 - mu) * math.log(2.0) - math.lgamma(mu) + (mu + 1.0) * np.log(zs)
+                    + _log_kve(mu - 1.0, zs) - zs)
+            val = np.exp(logv)
+        # z -> 0: lambda ~ z^2 / (2 (mu - 1)) for mu > 1, ~ z^{2 mu} terms otherwise; both -> 0.
+        return np.where(z == 0, 0.0, val)
 
+
+@register_kernel("wendland")
 class Wendland(RadialKernel):
     r"""Wendland's compactly supported kernel :math:`\varphi_{3,1}(r) = (1-u)_+^4 (1 + 4u)`,
     :math:`u = r/R`.
@@ -377,7 +567,9 @@ class Wendland(RadialKernel):
     Parameters
     ----------
     radius : float
-        Support radius :math:`R > 0`.
+        Support radius :math:`R` in :data:`~driftlab._validation.LENGTH_SCALE_RANGE`
+        (default 1); may be passed as ``scale=``, the keyword every kernel takes for its
+        length scale.
 
     References
     ----------
@@ -385,9 +577,11 @@ class Wendland(RadialKernel):
     """
 
     name = "wendland"
+    scale_parameter = "radius"
 
-    def __init__(self, radius: float = 1.0) -> None:
-        self.radius = check_positive(radius, "radius")
+    def __init__(self, radius: float | None = None, *, scale: float | None = None) -> None:
+        key, value = one_of_aliases("Wendland", radius=radius, scale=scale)
+        self.radius = check_length_scale(1.0 if value is None else value, key)
         self.support_radius = self.radius
 
     @property

@@ -33,6 +33,7 @@ from driftlab.spectral.rates import (
     scaled_kernel,
     spectrum,
     timescale,
+    NUMERICAL_K_MAX,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "euler_rate",
     "max_stable_step",
     "scaled_kernel",
+    "NUMERICAL_K_MAX",
 ]
 
 from driftlab.spectral import schedules  # noqa: E402
@@ -54,6 +56,8 @@ from driftlab.spectral.schedules import (  # noqa: E402
     Schedule,
     StepSchedule,
     make_schedule,
+    rate_at_scale,
+    spectrum_at_scale,
 )
 from driftlab.spectral.timescales import (  # noqa: E402
     admissible_rate,
@@ -75,6 +79,8 @@ __all__ += [
     "CosineSchedule",
     "StepSchedule",
     "make_schedule",
+    "rate_at_scale",
+    "spectrum_at_scale",
     "damping_target",
     "mode_times",
     "convergence_time",

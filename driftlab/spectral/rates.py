@@ -36,6 +36,9 @@ Closed forms (``x = (s k)^2`` etc.):
 * Any other radial kernel: numerical Hankel transform of the profile
   (:func:`driftlab.kernels._hankel.radial_fourier_derivative`).
 
+Each kernel carries its closed forms (:meth:`~driftlab.kernels.RadialKernel.linear_rate`,
+:meth:`~driftlab.kernels.RadialKernel.rate_peak`); this module never asks for its class.
+
 References: [T] Turan & Ovsjanikov (2026), section on the spectral analysis.
 """
 
@@ -45,10 +48,8 @@ import math
 
 import numpy as np
 
-from driftlab._backend import scipy_special as sp
-
-from driftlab._validation import check_int, check_positive
-from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern, RadialKernel
+from driftlab._validation import check_int, check_length_scale, check_positive
+from driftlab.kernels import RadialKernel
 
 __all__ = [
     "rate",
@@ -58,61 +59,26 @@ __all__ = [
     "euler_rate",
     "max_stable_step",
     "scaled_kernel",
+    "NUMERICAL_K_MAX",
 ]
+
+#: the numerical (Hankel) path accepts wave numbers up to this many inverse length scales
+#: (:math:`|k|\,\ell \leq 10^4`); beyond, its quadrature would need more than ~10^5 panels and
+#: its round-off would reach the size of the rates themselves
+NUMERICAL_K_MAX = 1e4
 
 
 # ----------------------------------------------------------------------------------------
 # numeric cores (trust their inputs)
 # ----------------------------------------------------------------------------------------
-def _rate_gaussian(s: float, k: np.ndarray) -> np.ndarray:
-    x = (s * k) ** 2
-    return x * np.exp(-0.5 * x)
-
-
-def _rate_matern(nu: float, ell: float, k: np.ndarray, dim: int) -> np.ndarray:
-    x = (ell * k) ** 2 / (2.0 * nu)
-    return (2.0 * nu + dim) * x * (1.0 + x) ** (-(nu + dim / 2.0 + 1.0))
-
-
-def _rate_laplace(tau: float, k: np.ndarray, dim: int) -> np.ndarray:
-    x = (tau * k) ** 2
-    return (dim + 1.0) * x * (1.0 + x) ** (-(dim + 3.0) / 2.0)
-
-
-def _rate_imq(c: float, beta: float, k: np.ndarray, dim: int) -> np.ndarray:
-    mu = beta - dim / 2.0
-    z = c * np.asarray(k, dtype=np.float64)
-    zs = np.maximum(z, 1e-300)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        # K_{mu-1} = K_{1-mu}; kve(v, z) = kv(v, z) e^z.
-        logv = ((1.0 - mu) * math.log(2.0) - math.lgamma(mu) + (mu + 1.0) * np.log(zs)
-                + np.log(sp.kve(mu - 1.0, zs)) - zs)
-        val = np.exp(logv)
-    # z -> 0: lambda ~ z^2 / (2 (mu - 1)) for mu > 1, ~ z^{2 mu} terms otherwise; both -> 0.
-    return np.where(z == 0, 0.0, val)
-
-
-def _closed_rate(kernel: RadialKernel, k: np.ndarray, dim: int) -> np.ndarray | None:
-    if isinstance(kernel, Gaussian):
-        return _rate_gaussian(kernel.bandwidth, k)
-    if isinstance(kernel, Laplace):
-        return _rate_laplace(kernel.temperature, k, dim)
-    if isinstance(kernel, Matern):
-        return _rate_matern(kernel.nu, kernel.length_scale, k, dim)
-    if isinstance(kernel, InverseMultiquadric):
-        if kernel.beta - dim / 2.0 <= 0:
-            raise ValueError(
-                f"{kernel!r} is not integrable in dim={dim} (needs beta > dim/2): "
-                "its spectrum E(k) and hence the rate are undefined"
-            )
-        return _rate_imq(kernel.scale, kernel.beta, k, dim)
-    return None
-
-
 def _numerical_rate(kernel: RadialKernel, k: np.ndarray, dim: int) -> np.ndarray:
     from driftlab.kernels._hankel import radial_fourier_derivative
 
-    return -k * radial_fourier_derivative(kernel, k, dim)
+    dE, err = radial_fourier_derivative(kernel, k, dim, with_error=True)
+    lam = -k * dE
+    bound = k * err
+    # a value within its own round-off bound of 0 has no resolved sign: report it as 0
+    return np.where(np.abs(lam) <= bound, 0.0, lam)
 
 
 # ----------------------------------------------------------------------------------------
@@ -164,15 +130,21 @@ def rate(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> np.ndar
     dim : int
         Dimension :math:`d \geq 1`.
     method : {"auto", "closed", "numerical"}
-        ``"closed"``: closed form (Gaussian, Laplace, Matérn, IMQ; raises otherwise);
-        ``"numerical"``: radial Fourier (Hankel) transform of the profile;
+        ``"closed"``: the kernel's closed form (:meth:`RadialKernel.linear_rate`: Gaussian,
+        Laplace, Matérn, IMQ; raises otherwise); ``"numerical"``: radial Fourier (Hankel)
+        transform of the profile, for :math:`|k|\ell \leq` :data:`NUMERICAL_K_MAX` (refused
+        beyond), within its error estimate of the exact rate: about 1e-15 absolute at
+        :math:`k\ell \sim 1`, growing like :math:`k\ell` to at most 1e-9 at the top of the range
+        (rates are at most :math:`\lambda_{\max} < 2`); a value within its estimate of 0 (its
+        sign unresolved) is returned as 0;
         ``"auto"``: closed form where available.
 
     Returns
     -------
     numpy.ndarray
-        :math:`\lambda(k) \geq 0`, same shape as ``k``. A perturbation mode decays like
-        :math:`e^{-\lambda(k) t}` under :math:`dx/dt = V_{p,q}(x)`.
+        :math:`\lambda(k)`, same shape as ``k``, finite for every finite ``k`` (it
+        underflows to 0 at large k, e.g. a Gaussian's beyond :math:`sk \approx 38`). A
+        perturbation mode decays like :math:`e^{-\lambda(k) t}` under :math:`dx/dt = V_{p,q}(x)`.
 
     Examples
     --------
@@ -191,12 +163,21 @@ def rate(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> np.ndar
     dim = check_int(dim, "dim", minimum=1)
     method = _check_method(method)
     kk = _check_k(k)
+    kernel.check_spectrum(dim)
     if method != "numerical":
-        out = _closed_rate(kernel, kk, dim)
+        out = kernel.linear_rate(kk, dim)
         if out is not None:
             return np.asarray(out, dtype=np.float64)
         if method == "closed":
             raise ValueError(f"{type(kernel).__name__} has no closed-form rate; use method='numerical'")
+    top = float(np.max(kk, initial=0.0)) * kernel.length_scale
+    if top > NUMERICAL_K_MAX:
+        raise ValueError(
+            f"k must be <= {NUMERICAL_K_MAX:g} / length_scale = {NUMERICAL_K_MAX / kernel.length_scale:.6g} "
+            f"for the numerical rate of {kernel!r} (got k * length_scale = {top:.6g}); "
+            + ("use method='closed'" if "closed_rate" in kernel.capabilities else
+               "beyond that the quadrature cannot resolve the rate")
+        )
     return _numerical_rate(kernel, kk, dim)
 
 
@@ -265,28 +246,29 @@ def peak_rate(kernel: RadialKernel, dim: int = 1) -> tuple[float, float]:
     """
     kernel = _check_kernel(kernel)
     dim = check_int(dim, "dim", minimum=1)
-    if isinstance(kernel, Gaussian):
-        return math.sqrt(2.0) / kernel.bandwidth, 2.0 / math.e
-    if isinstance(kernel, (Laplace, Matern)):
-        nu = 0.5 if isinstance(kernel, Laplace) else kernel.nu
-        ell = kernel.length_scale
-        a = nu + dim / 2.0
-        x = 1.0 / a  # ell^2 k^2 / (2 nu) at the maximum of 2a x (1+x)^-(a+1)
-        kstar = math.sqrt(2.0 * nu * x) / ell
-        return kstar, float(2.0 * a * x * (1.0 + x) ** (-(a + 1.0)))
+    kernel.check_spectrum(dim)
+    closed = kernel.rate_peak(dim)
+    if closed is not None:
+        return float(closed[0]), float(closed[1])
+    # the peak of lambda(k; ell) sits at z* / ell for the shape's z*: search the unit-scale
+    # kernel (no overflow of log k at extreme length scales), then rescale
     ell = kernel.length_scale
+    unit = kernel.with_length_scale(1.0)
 
-    def neg(logk: float) -> float:
-        return -float(rate(kernel, math.exp(logk), dim))
+    def neg(logz: float) -> float:
+        return -float(rate(unit, math.exp(logz), dim))
 
-    grid = np.log(ell ** -1) + np.linspace(-4, 4, 33)
+    grid = np.linspace(-4, 4, 33) * math.log(10.0) / 2.0
     vals = np.array([neg(g) for g in grid])
     i = int(np.argmin(vals))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    if i in (0, len(grid) - 1):
+        raise ValueError(f"the rate of {kernel!r} in dim={dim} has no interior maximum within "
+                         "1e-2..1e2 inverse length scales; peak_rate cannot locate it")
+    lo, hi = grid[i - 1], grid[i + 1]
     from scipy import optimize
 
     res = optimize.minimize_scalar(neg, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
-    return math.exp(res.x), -float(res.fun)
+    return math.exp(res.x) / ell, -float(res.fun)
 
 
 def euler_rate(lam, eta: float) -> np.ndarray:
@@ -338,21 +320,10 @@ def scaled_kernel(kernel: RadialKernel, length_scale: float) -> RadialKernel:
 
     Used by the annealing schedules: ``bandwidth(t)`` always means the kernel's
     ``length_scale`` (Gaussian s, Laplace tau, Matérn ell, IMQ c; for the Laplace companion
-    kernel, a Matérn-3/2, that is :math:`\\sqrt3\\tau`).
+    kernel, a Matérn-3/2, that is :math:`\\sqrt3\\tau`). Delegates to
+    :meth:`RadialKernel.with_length_scale`, so it works for every kernel whatever its
+    parameter is called.
     """
     kernel = _check_kernel(kernel)
-    s = check_positive(length_scale, "length_scale")
-    if isinstance(kernel, Gaussian):
-        return Gaussian(s)
-    if isinstance(kernel, Laplace):
-        return Laplace(s)
-    if isinstance(kernel, Matern):
-        return Matern(kernel.nu, s)
-    if isinstance(kernel, InverseMultiquadric):
-        return InverseMultiquadric(s, kernel.beta)
-    params = dict(kernel.params)
-    for key in ("radius", "scale", "bandwidth", "temperature", "length_scale"):
-        if key in params:
-            params[key] = s
-            return type(kernel)(**params)
-    raise TypeError(f"cannot rescale {kernel!r}: unknown length parameter")
+    s = check_length_scale(length_scale, "length_scale")
+    return kernel.with_length_scale(s)

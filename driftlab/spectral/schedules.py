@@ -55,20 +55,34 @@ __all__ = [
     "CosineSchedule",
     "StepSchedule",
     "make_schedule",
+    "rate_at_scale",
+    "spectrum_at_scale",
 ]
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(32)
 
 
-def _shape_rate(kernel: RadialKernel, k: np.ndarray, s: np.ndarray, dim: int) -> np.ndarray:
-    """lambda(k; s) = lambda_ref(k s / ell_ref): the kernel's rate at bandwidth s (broadcast)."""
+def rate_at_scale(kernel: RadialKernel, k, s, dim: int = 1) -> np.ndarray:
+    r"""The kernel shape's rate at length scale s: :math:`\lambda(k; s) = \lambda_{\rm ref}(k s/\ell_{\rm ref})`.
+
+    ``k`` and ``s`` broadcast (no validation: the schedules' hot path; pass wave numbers
+    >= 0 and length scales > 0). The kernel fixes the shape; its own length scale is only
+    the reference :math:`\ell_{\rm ref}`.
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Laplace
+    >>> float(rate_at_scale(Laplace(3.0), 1.0, 1.0))  # Laplace(1): 2 * 1 / 2^2
+    0.5
+    """
     ell = kernel.length_scale
-    return rate(kernel, np.asarray(k) * np.asarray(s) / ell, dim)
+    return rate(kernel, np.asarray(k) * (np.asarray(s) / ell), dim)
 
 
-def _shape_spectrum(kernel: RadialKernel, k: np.ndarray, s: np.ndarray, dim: int) -> np.ndarray:
+def spectrum_at_scale(kernel: RadialKernel, k, s, dim: int = 1) -> np.ndarray:
+    r"""The kernel shape's spectrum at length scale s: :math:`E(k; s) = E_{\rm ref}(k s/\ell_{\rm ref})`."""
     ell = kernel.length_scale
-    return kernel.fourier(np.asarray(k) * np.asarray(s) / ell, dim)
+    return kernel.fourier(np.asarray(k) * (np.asarray(s) / ell), dim)
 
 
 def _check_times(t, name: str = "t") -> np.ndarray:
@@ -124,7 +138,7 @@ class Schedule:
             a, b = edges[:-1, None], edges[1:, None]
             u = 0.5 * (b - a) * _GL_X + 0.5 * (a + b)
             w = 0.5 * (b - a) * _GL_W
-            lam = _shape_rate(kernel, float(kk[idx]), self.bandwidth(u), dim)
+            lam = rate_at_scale(kernel, float(kk[idx]), self.bandwidth(u), dim)
             out[idx] = float(np.sum(w * lam))
         return out
 
@@ -162,7 +176,7 @@ class ConstantSchedule(Schedule):
         kernel = _check_kernel(kernel)
         dim = check_int(dim, "dim", minimum=1)
         kk, tt = np.broadcast_arrays(_check_k(k), _check_times(t))
-        return _shape_rate(kernel, kk, self.s, dim) * tt
+        return rate_at_scale(kernel, kk, self.s, dim) * tt
 
 
 @dataclass(frozen=True)
@@ -221,9 +235,9 @@ class ExponentialSchedule(Schedule):
         t1 = np.minimum(tt, tf)
         s1 = self.s0 * np.exp(-self.r * t1)
         s1 = np.maximum(s1, self.s_min)
-        a = (_shape_spectrum(kernel, kk, s1, dim) - _shape_spectrum(kernel, kk, self.s0, dim)) / self.r
+        a = (spectrum_at_scale(kernel, kk, s1, dim) - spectrum_at_scale(kernel, kk, self.s0, dim)) / self.r
         if self.s_min > 0:
-            a = a + _shape_rate(kernel, kk, self.s_min, dim) * np.maximum(tt - tf, 0.0)
+            a = a + rate_at_scale(kernel, kk, self.s_min, dim) * np.maximum(tt - tf, 0.0)
         return a
 
     def limit_damping(self, kernel, k, dim: int = 1) -> np.ndarray:
@@ -232,7 +246,7 @@ class ExponentialSchedule(Schedule):
         kk = _check_k(k)
         if self.s_min > 0:
             return super().limit_damping(kernel, kk, dim)
-        return (1.0 - _shape_spectrum(kernel, kk, self.s0, dim)) / self.r
+        return (1.0 - spectrum_at_scale(kernel, kk, self.s0, dim)) / self.r
 
 
 @dataclass(frozen=True)
@@ -335,7 +349,7 @@ class StepSchedule(Schedule):
         out = np.zeros(kk.shape)
         for s, a, b in zip(self.values, starts, ends):
             overlap = np.clip(np.minimum(tt, b) - a, 0.0, None)
-            out = out + _shape_rate(kernel, kk, s, dim) * overlap
+            out = out + rate_at_scale(kernel, kk, s, dim) * overlap
         return out
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 
 from driftlab._validation import check_int, check_positive
-from driftlab.kernels import Gaussian, Laplace, RadialKernel
+from driftlab.kernels import RadialKernel
 from driftlab.spectral.rates import _check_k, _check_kernel, rate
 from driftlab.spectral.schedules import (
     ConstantSchedule,
@@ -48,8 +48,8 @@ from driftlab.spectral.schedules import (
     LinearSchedule,
     Schedule,
     StepSchedule,
-    _shape_rate,
-    _shape_spectrum,
+    rate_at_scale,
+    spectrum_at_scale,
 )
 
 __all__ = [
@@ -94,10 +94,9 @@ def _settle_time(schedule: Schedule) -> float:
 def _invert_spectrum(kernel: RadialKernel, k: float, target: float, dim: int, s_hi: float) -> float:
     """Bandwidth s in (0, s_hi] with E(k; s) = target (E decreasing in s; target in (E(k; s_hi), 1))."""
     ell = kernel.length_scale
-    if isinstance(kernel, Gaussian):
-        return math.sqrt(-2.0 * math.log(target)) / k
-    if isinstance(kernel, Laplace):
-        return math.sqrt(target ** (-2.0 / (dim + 1)) - 1.0) / k
+    z = kernel.inverse_spectrum(target, dim)  # closed form of the shape's F^-1, if the kernel has one
+    if z is not None:
+        return z / k
 
     def f(logs: float) -> float:
         return float(kernel.fourier(k * math.exp(logs) / ell, dim)) - target
@@ -119,10 +118,10 @@ def _invert_spectrum(kernel: RadialKernel, k: float, target: float, dim: int, s_
 
 def _mode_time(kernel: RadialKernel, k: float, M: float, schedule: Schedule, dim: int) -> float:
     if isinstance(schedule, ConstantSchedule):
-        lam = float(_shape_rate(kernel, k, schedule.s, dim))
+        lam = float(rate_at_scale(kernel, k, schedule.s, dim))
         return M / lam if lam > 0 else math.inf
     if isinstance(schedule, ExponentialSchedule) and schedule.s_min == 0:
-        e0 = float(_shape_spectrum(kernel, k, schedule.s0, dim))
+        e0 = float(spectrum_at_scale(kernel, k, schedule.s0, dim))
         target = M * schedule.r + e0
         if target >= 1.0:
             return math.inf
@@ -131,7 +130,7 @@ def _mode_time(kernel: RadialKernel, k: float, M: float, schedule: Schedule, dim
     t_settle = _settle_time(schedule)
     a_settle = float(schedule.accumulated_damping(kernel, k, t_settle, dim))
     if a_settle < M:
-        lam = float(_shape_rate(kernel, k, schedule.final_bandwidth, dim))
+        lam = float(rate_at_scale(kernel, k, schedule.final_bandwidth, dim))
         return t_settle + (M - a_settle) / lam if lam > 0 else math.inf
     from scipy import optimize
 
@@ -255,7 +254,7 @@ def admissible_rate(kernel: RadialKernel, modes, eps: float, s0: float, dim: int
     kk = _check_modes(modes)
     s0 = check_positive(s0, "s0")
     M = damping_target(eps)
-    return float(np.min(1.0 - _shape_spectrum(kernel, kk, s0, dim)) / M)
+    return float(np.min(1.0 - spectrum_at_scale(kernel, kk, s0, dim)) / M)
 
 
 def min_initial_bandwidth(kernel: RadialKernel, k_min: float, eps: float, r: float, dim: int = 1) -> float:
