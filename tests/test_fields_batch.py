@@ -179,8 +179,8 @@ def test_weighted_mean_shift_matches_dense():
     x, y, _ = make_sets(5, 8, 1, 2, 9)
     w = np.random.default_rng(0).uniform(0, 2, size=8)
     w[2] = 0.0
-    want, _ = dense_mean_shift(Matern(2.5, 0.7), x, y, w / w.sum())
-    assert_close(batch_mean_shift(x, y, Matern(2.5, 0.7), weights=w, tile_size=3), want, atol=1e-13,
+    want, _ = dense_mean_shift(Matern(0.7, nu=2.5), x, y, w / w.sum())
+    assert_close(batch_mean_shift(x, y, Matern(0.7, nu=2.5), weights=w, tile_size=3), want, atol=1e-13,
                  what="weighted")
 
 
