@@ -35,6 +35,9 @@ def from_loss(loss_fn: Callable, *, reduction: str = "mean") -> Callable:
     :math:`-\tfrac12\nabla_x L`). A loss whose target is not detached differentiates the field
     too, and the recovered V fails parity. The wrapper takes numpy or torch input and
     returns the input's type and dtype.
+
+    V comes back only to an absolute error of about ``eps |x|`` (the target ``x + V`` rounds
+    there; so does every training step that uses such a loss): the checks allow that slack.
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
@@ -53,7 +56,7 @@ def from_loss(loss_fn: Callable, *, reduction: str = "mean") -> Callable:
         v = -g * (n * d / 2.0 if reduction == "mean" else 0.5)
         return v.detach().cpu().numpy().astype(back, copy=False) if back is not None else v.detach()
 
-    return _tag(fn, loss_fn, __driftlab_array__="numpy")
+    return _tag(fn, loss_fn, __driftlab_array__="numpy", __driftlab_from_loss__=True)
 
 
 def grouped(fn: Callable) -> Callable:

@@ -179,7 +179,8 @@ def _gauss_moments(x, mu, sigma, s):
     v = s * s + sigma * sigma
     sq = ((x - mu) ** 2).sum(1)
     log_k = 0.5 * d * math.log(s * s / v) - sq / (2.0 * v)
-    return log_k, (sigma * sigma / v) * (mu[None, :] - x)
+    # the kernel-weighted law is N((s^2 mu + sigma^2 x) / v, .): mean shift s^2 (mu - x) / v
+    return log_k, (s * s / v) * (mu[None, :] - x)
 
 
 def _laplace_moments_1d(x, mu, sigma, tau):
