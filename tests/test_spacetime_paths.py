@@ -189,3 +189,20 @@ def test_geodesic_refinement_keeps_grid_posterior_admissible_regression():
         J = np.sqrt(np.maximum(_jeffreys(post, z), 0.0))
         with pytest.raises(ValueError, match="edge of the grid box"):
             post.log_weights(resample_curve(z, 17, weights=J))  # the pre-fix refinement
+
+
+def test_path_functions_refuse_degenerate_counts_by_name():
+    from driftlab.spacetime.paths import control_curves, run_sweep
+
+    with pytest.raises(ValueError, match="curve"):  # was IndexError on z[0]
+        annealed_langevin(MB, np.zeros((0, 3)), 10.0, 1, 2, rng=0)
+    ax = np.linspace(-1.0, 1.0, 21)
+    post = GridPosterior([ax, ax], np.zeros((21, 21)))
+    with pytest.raises(ValueError, match="geodesic_points"):  # refused before any work
+        control_curves(post, 2.0, 16, [0.0], np.zeros((4, 2)), geodesic_points=2)
+    with pytest.raises(ValueError, match="n_points"):
+        control_curves(post, 2.0, 1, [0.0], np.zeros((4, 2)))
+    for kw, name in ((dict(budgets=(640.5,)), "budget"), (dict(budgets=(0,)), "budget"),
+                     (dict(seeds=(0.5,)), "seed"), (dict(n_points=2), "n_points")):
+        with pytest.raises((TypeError, ValueError), match=name):  # 640.5 was truncated to 640
+            run_sweep(kTs=(10.0,), lam_ends=(4.6,), grid_n=97, mep_iter=1, show_progress=False, **kw)

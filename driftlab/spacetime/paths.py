@@ -51,8 +51,8 @@ def annealed_langevin(potential: MullerBrown, curve: Any, kT: float, steps_per_p
         the chains at the end of each curve point.
     """
     z = np.asarray(curve, dtype=np.float64)
-    if z.ndim != 2 or z.shape[1] != 3 or not np.isfinite(z).all():
-        raise ValueError("curve must be a finite array of spacetime points, shape (N, 3)")
+    if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] != 3 or not np.isfinite(z).all():
+        raise ValueError(f"curve must be a finite array of spacetime points, shape (N >= 1, 3), got shape {z.shape}")
     kT = check_positive(kT, "kT")
     K = check_int(steps_per_point, "steps_per_point", minimum=1)
     n = check_int(n_chains, "n_chains", minimum=1)
@@ -89,6 +89,8 @@ def mep_curve(potential: MullerBrown, n_points: int = 64, n_iter: int = 20000) -
 def control_curves(posterior: GridPosterior, lam_end: float, n_points: int, tent_peaks: Any,
                    mep: np.ndarray, geodesic_points: int = 33) -> dict:
     """The spacetime curves to compare (all with n_points points), keyed by method name."""
+    n_points = check_int(n_points, "n_points", minimum=2)
+    geodesic_points = check_int(geodesic_points, "geodesic_points", minimum=3)
     mb = MullerBrown()
     lam_end = check_finite_scalar(lam_end, "lam_end")
     A = refine_stationary_point(mb, mb.MINIMUM_A)
@@ -166,12 +168,15 @@ def run_sweep(kTs: Any = (5.0, 10.0, 20.0), lam_ends: Any = (3.2, 4.6, 6.0), bud
     """
     from tqdm import tqdm
 
+    n_points = check_int(n_points, "n_points", minimum=3)
+    budgets = [check_int(b, "budget", minimum=1) for b in np.atleast_1d(np.asarray(budgets, dtype=object))]
+    seeds = [check_int(sd, "seed", minimum=0) for sd in np.atleast_1d(np.asarray(seeds, dtype=object))]
+    mep_iter = check_int(mep_iter, "mep_iter", minimum=1)
     mb = MullerBrown()
     A = refine_stationary_point(mb, mb.MINIMUM_A)
     B = refine_stationary_point(mb, mb.MINIMUM_B)
     bound = grid_minimax_bound(mb.energy, A, B, mb.BOX_LO, mb.BOX_HI, 601)
-    mep = string_method(mb, A, B, n_images=64, n_iter=check_int(mep_iter, "mep_iter", minimum=1))
-    n_points = check_int(n_points, "n_points", minimum=3)
+    mep = string_method(mb, A, B, n_images=64, n_iter=mep_iter)
     rows: list[dict] = []
     all_curves: dict = {}
     jobs = [(float(kT), float(le)) for kT in np.atleast_1d(kTs) for le in np.atleast_1d(lam_ends)]
@@ -198,14 +203,13 @@ def run_sweep(kTs: Any = (5.0, 10.0, 20.0), lam_ends: Any = (3.2, 4.6, 6.0), bud
                 lengths[name] = curve_length(post, z)
             except ValueError:
                 lengths[name] = float("nan")
-        for budget in np.atleast_1d(budgets):
-            budget = check_int(int(budget), "budget", minimum=1)
+        for budget in budgets:
             K = max(1, budget // n_points)
             rows += _deterministic_rows(mb, mep, bound.level, kT, lam_end, budget, mep_iter)
             for name, z in curves.items():
                 excess, succ, seed_means = [], [], []
-                for seed in np.atleast_1d(seeds):
-                    out = annealed_langevin(mb, z, kT, K, n_chains, rng=np.random.default_rng([int(seed), 7]))
+                for seed in seeds:
+                    out = annealed_langevin(mb, z, kT, K, n_chains, rng=np.random.default_rng([seed, 7]))
                     ex = (out["max_energy"] - bound.level) / kT
                     excess.append(ex)
                     succ.append(out["basin"] == 1)
@@ -225,7 +229,7 @@ def run_sweep(kTs: Any = (5.0, 10.0, 20.0), lam_ends: Any = (3.2, 4.6, 6.0), bud
     extra = {"curves": all_curves, "mep": mep} if return_curves else {}
     return {**extra, "bound": bound.level, "saddle": refine_stationary_point(mb, bound.saddle_node).tolist(),
             "config": {"kTs": list(np.atleast_1d(kTs)), "lam_ends": list(np.atleast_1d(lam_ends)),
-                       "budgets": list(np.atleast_1d(budgets)), "seeds": list(np.atleast_1d(seeds)),
+                       "budgets": budgets, "seeds": seeds,
                        "n_chains": n_chains, "n_points": n_points, "grid_n": grid_n,
                        "tent_offsets": list(tent_offsets), "mep_iter": mep_iter},
             "rows": rows}
