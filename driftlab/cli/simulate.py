@@ -23,7 +23,8 @@ _FLAGS = {"kernel": "--kernel", "scale": "--scale", "schedule": "--schedule", "r
 @click.option("--n", "n", type=int, default=1024, show_default=True, help="particles N")
 @click.option("--m", "m", type=int, default=None, help="target samples M (default N)")
 @click.option("--dim", type=int, default=1, show_default=True)
-@click.option("--kernel", default="gaussian", show_default=True, help="gaussian, laplace, matern, imq, ...")
+@click.option("--kernel", default="gaussian", show_default=True,
+              help="a registered kernel name (driftlab.kernels.kernel_names(): gaussian, laplace, matern, ...)")
 @click.option("--scale", type=float, default=0.05, show_default=True, help="kernel length scale (s0 of a schedule)")
 @click.option("--schedule", default="constant", show_default=True, help="constant, exponential, linear, cosine, step")
 @click.option("--rate", type=float, default=None, help="annealing rate r of the exponential schedule")

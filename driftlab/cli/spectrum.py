@@ -15,7 +15,14 @@ import math
 import click
 
 FORMATS = ["table", "csv", "json"]
-KERNEL_CHOICES = ["gaussian", "laplace", "companion", "matern", "imq", "wendland"]
+def _kernel_choices() -> list[str]:
+    from driftlab.kernels import kernel_names
+
+    return list(kernel_names())
+
+
+#: the registered kernel names (:func:`driftlab.kernels.kernel_names`), read at import
+KERNEL_CHOICES = _kernel_choices()
 
 
 # ----------------------------------------------------------------------------------------
@@ -201,8 +208,8 @@ def kernels(dim, k_text, bandwidth, names, nu, beta, fmt):
     ks = parse_k(k_text)
     cols, values = [], []
     for name in [n.strip().lower() for n in names.split(",") if n.strip()]:
-        if name not in KERNEL_CHOICES:
-            raise click.BadParameter(f"unknown kernel {name!r}; choose from {', '.join(KERNEL_CHOICES)}",
+        if name not in _kernel_choices():
+            raise click.BadParameter(f"unknown kernel {name!r}; choose from {', '.join(_kernel_choices())}",
                                      param_hint="--kernels")
         b = (dim / 2.0 + 1.0) if (name == "imq" and beta is None) else beta
         kern = _kernel(name, bandwidth, nu, b)
