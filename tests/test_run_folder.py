@@ -241,3 +241,18 @@ def test_out_that_is_a_file_is_refused(tmp_path):
         from driftlab.training import train
 
         train(_tiny_train_cfg(), progress=False, out_dir=out)
+
+
+def test_simulate_checkpoint_without_run_params_still_resumes(tmp_path):
+    """Checkpoints written before run_params existed: the data hash alone identifies the data."""
+    out = tmp_path / "run"
+    assert _cli(_SIMULATE, out).exit_code == 0
+    ckpt = out / _CHECKPOINT["simulate"]
+    with np.load(ckpt) as z:
+        old = {k: z[k] for k in z.files if k != "params"}
+    np.savez(ckpt, **old)
+    assert_one_line_error(_cli(_SIMULATE, out, "--eps", "0.1"), "other initial particles")
+    res = _cli(_SIMULATE[:4] + ["3"] + _SIMULATE[5:], out)
+    assert res.exit_code == 0 and "resumed_from=2" in res.output, res.output
+    # the resumed run wrote a checkpoint with its parameters: now the flag itself is named
+    assert_one_line_error(_cli(_SIMULATE, out, "--eps", "0.1"), "--eps 0.05 there, 0.1 now")

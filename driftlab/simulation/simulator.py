@@ -191,13 +191,13 @@ def _read_npz(path: Path) -> dict:
             "config": json.loads(str(z["config"])),
             "data_hash": str(z["data_hash"]),
             "elapsed": float(z["elapsed"]),
-            "params": json.loads(str(z["params"])) if "params" in z.files else {},
+            "params": json.loads(str(z["params"])) if "params" in z.files else None,
         }
 
 
 def load_checkpoint(path: str | Path) -> dict:
     """Read a checkpoint: ``particles``, ``step``, ``records``, ``config`` (dict), ``data_hash``,
-    ``elapsed``, ``params`` (the caller's ``run_params``; {} in older checkpoints).
+    ``elapsed``, ``params`` (the caller's ``run_params``; None in checkpoints older than it).
 
     Raises
     ------
@@ -335,7 +335,8 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
             run_dir.discard(CHECKPOINT_NAME)
         state = run_dir.read_checkpoint(CHECKPOINT_NAME, _read_npz) if run_dir is not None else None
         if state is not None:
-            run_dir.check_params({**state["config"], **state["params"]}, {**cfg_dict, **params},
+            stored = state["params"] if state["params"] is not None else params  # older file: the data hash decides
+            run_dir.check_params({**state["config"], **stored}, {**cfg_dict, **params},
                                  ignore=RESUMABLE_CHANGES)
             if state["data_hash"] != data_hash:
                 raise RunFolderMismatch(out, [("data_hash", state["data_hash"], data_hash)], parts=[

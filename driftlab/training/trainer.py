@@ -254,7 +254,8 @@ def train(cfg: TrainConfig, *, model: torch.nn.Module | None = None, dataset: To
         a time (advisory lock ``out_dir/.lock``; an acquired RunDirectory is used as is).
         With ``resume=True`` a checkpoint of the same parameters is continued (``steps`` may
         grow) and the result is bit-identical to an uninterrupted run (wall-clock
-        ``seconds`` aside) on the same machine, torch build and thread count.
+        ``seconds`` aside) on the same machine, torch build and thread count (resuming also
+        restores torch's global RNG state as it was at the checkpoint).
     resume : bool
         False: start over, removing ``out_dir``'s checkpoint first.
     checkpoint_every : int
