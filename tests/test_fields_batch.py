@@ -442,3 +442,151 @@ def test_gradcheck_with_self_masked_negatives(method):
     x = torch.randn(5, 2, dtype=torch.float64, generator=gen, requires_grad=True)
     yp = torch.randn(7, 2, dtype=torch.float64, generator=gen)
     assert torch.autograd.gradcheck(lambda z: batch_drift(z, yp, z, Laplace(0.7), method=method), (x,))
+
+
+# ----- extreme but valid inputs: the right answer or a ValueError, never a silent 0 ----------
+def _mp_mean_shift(x, ys, log_kernel, weights=None, digits=40):
+    """mpmath mean shift of a few 1-D points: sum w k (y - x) / sum w k (40 digits)."""
+    import mpmath as mp
+
+    with mp.workdps(digits):
+        x = mp.mpf(x)
+        ws = [mp.mpf(1)] * len(ys) if weights is None else [mp.mpf(w) for w in weights]
+        lk = [log_kernel(abs(mp.mpf(y) - x)) + mp.log(w) for y, w in zip(ys, ws)]
+        top = max(lk)
+        e = [mp.e ** (v - top) for v in lk]
+        return float(sum(t * (mp.mpf(y) - x) for t, y in zip(e, ys)) / sum(e))
+
+
+def test_huge_weights_do_not_overflow_their_sum():
+    """weights [1e308, 1e308] sum to inf: normalised by the sum they became [0, 0] and the mean
+    shift 0. Reference: mpmath (equal weights); tolerance float64 round-off."""
+    x, y = np.array([[-1.0]]), np.array([[0.0], [1.0]])
+    want = _mp_mean_shift(-1.0, [0.0, 1.0], lambda r: -r * r / 2)
+    got = batch_mean_shift(x, y, Gaussian(1.0), weights=[1e308, 1e308])
+    assert_close(got, [[want]], rtol=1e-14, what="huge weights", inputs=want)
+    assert_close(batch_mean_shift(x, y, Gaussian(1.0), weights=[1e-320, 1e-320]), [[want]], rtol=1e-14,
+                 what="subnormal weights")
+    torch = pytest.importorskip("torch")
+    got_t = batch_mean_shift(torch.tensor(x), torch.tensor(y), Gaussian(1.0),
+                             weights=torch.tensor([1e308, 1e308], dtype=torch.float64))
+    assert_close(got_t.numpy(), [[want]], rtol=1e-14, what="huge torch weights")
+
+
+@pytest.mark.parametrize("kernel, y, dtype, match", [
+    (Laplace(1e-30), [[1e10], [2e10]], "float32", "too far"),      # -r / tau = -1e40: -inf in float32
+    (Gaussian(1e-100), [[1e60], [3e60]], "float64", "too far"),    # -r^2 / (2 s^2) = -5e319: -inf
+    (Matern.companion(1e-30), [[1e10], [2e10]], "float32", "too far|NaN"),
+], ids=["laplace-f32", "gaussian-f64", "companion-f32"])
+def test_every_kernel_value_underflowing_raises_not_zero(kernel, y, dtype, match):
+    """Every log-kernel value of the row is -inf although the kernel is positive everywhere:
+    the exact mean shift is the nearest point (x -> y_0), never 0. The estimators must say so
+    (ValueError naming x, y and the kernel's length scale), not return 0."""
+    x, y = np.zeros((1, 1), dtype=dtype), np.array(y, dtype=dtype)
+    with pytest.raises(ValueError, match=match):
+        batch_mean_shift(x, y, kernel)
+    if "NaN" not in match:
+        with pytest.raises(ValueError, match=r"x\[0\] is too far from y relative to the kernel's length scale"):
+            batch_mean_shift(x, y, kernel)
+    for method in DRIFT_METHODS:
+        with pytest.raises(ValueError, match=match):
+            batch_drift(x, y, y * 3, kernel, method=method)
+
+
+def test_kernel_constructed_below_the_representable_range_is_refused_somewhere():
+    """Laplace(1e-320) / InverseMultiquadric(1e-200): exact mean shifts 1 and 4/3 (nearest
+    point; IMQ weights (r/c)^-1 at x = 0, y = 1, 2). Either the constructor or the estimator must
+    refuse them; silently returning 0 is the bug."""
+    from driftlab.kernels import InverseMultiquadric
+
+    x = np.zeros((1, 1))
+    for make, y in ((lambda: Laplace(1e-320), [[1.0]]), (lambda: InverseMultiquadric(1e-200), [[1.0], [2.0]])):
+        with pytest.raises(ValueError):
+            batch_mean_shift(x, np.array(y), make())
+
+
+@pytest.mark.parametrize("method", ["joint", "alg2", "separate", "abc"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_queries_beyond_the_squared_distance_range(method, dtype):
+    """float32 queries at 2e19: |x - y|^2 = 4e38 overflows float32 (max 3.4e38), every kernel
+    value became -inf and joint/alg2 returned exactly 0 in every row. With x = (0, 2e19) and the
+    sets varying in the first coordinate only, all distances agree to 1e-19 relative, so the
+    weights are uniform (exact to ~1e-19 for tau = 1): the field is c * (mean(y+) - mean(y-)) in the
+    first coordinate, c = 1/4 (joint), 1 (separate, abc at equal weights... see below)."""
+    rng = np.random.default_rng(3)
+    yp = np.stack([rng.normal(size=6), np.zeros(6)], 1).astype(dtype)
+    yn = np.stack([rng.normal(size=6) + 0.5, np.zeros(6)], 1).astype(dtype)
+    x = np.array([[0.0, 2e19], [0.0, -2e19]], dtype=dtype)
+    comp = batch_drift(x, yp, yn, Laplace(1.0), method=method, return_components=True)
+    c = yp.astype(np.float64).mean(0) - yn.astype(np.float64).mean(0)
+    if method == "abc":  # uniform weights a = 1/m: (1 - 1/m) T + (1/m) mean(y) = mean shift itself
+        pass
+    scale = {"joint": 0.25, "alg2": 1.0, "separate": 1.0, "abc": 1.0}[method]
+    # alg2 with one query per column block: A = k / sqrt(R C) with R = 12 k, C = 2 k -> factor
+    # rowsum(A+) rowsum(A-) = (6 / sqrt(24))^2 = 1.5 for both rows (uniform kernel values)
+    if method == "alg2":
+        scale = 1.5
+    eps = float(np.finfo(dtype).eps)
+    if method == "alg2":
+        # alg2's factor depends on absolute log-normalisers (column sums across queries): at
+        # |log k| = 2e19 they are known to ulp(2e19) only, so the factor is not determined to
+        # O(1) (the documented conditioning); it must still be finite and point the right way
+        assert np.all(np.sign(comp.field[:, 0]) == np.sign(c[0])) and np.all(comp.field[:, 1] == 0)
+        assert np.isfinite(comp.log_scale).all()
+        return
+    # uniform weights up to 1e-19; float round-off of means of O(1) numbers and of the scale
+    assert_close(comp.field[:, 0], np.full(2, scale * c[0]), rtol=50 * eps, atol=50 * eps,
+                 what=f"{method} {dtype} far field", inputs=(x.tolist(),))
+    assert np.isfinite(comp.field).all() and np.isfinite(comp.log_scale).all()
+
+
+def test_float64_squared_distance_overflow_raises():
+    """float64: |x - y| > 1.3e154 overflows |x - y|^2; the estimators refuse with the range
+    (rescaling x, y and the kernel length by a common factor gives the same field scaled)."""
+    x = np.array([[0.0, 0.0]])
+    y = np.array([[1e155, 0.0], [2e155, 1.0]])
+    with pytest.raises(ValueError, match=r"1\.3e\+?154"):
+        batch_mean_shift(x, y, Laplace(1e150))
+    # a row far away but within range still works (the nearest-point limit is exact here)
+    # the second point's weight e^(-1e5) is floored at ~tiny (the estimators' documented floor:
+    # absolute error <= 2 tiny |y|), hence atol 1e-300
+    assert_close(batch_mean_shift(x, y * 1e-10, Laplace(1e140)), [[1e145, 0.0]], rtol=1e-15, atol=1e-300,
+                 what="1e145 far field")
+
+
+def test_float32_underflowing_field_keeps_finite_accurate_components():
+    """Gaussian s = 0.5 with the data ~1000 away: the joint factor is e^-398, below float32's
+    (and float64's) smallest subnormal, so the raw field is 0; log_scale and the centroid
+    difference stay finite and match float64 (tolerance: float32 log-kernel round-off
+    eps32 * max|log k| ~ 6e-8 * 4e6 = 0.24 in log_scale; centroids to 1e-3)."""
+    rng = np.random.default_rng(0)
+    yp, yn = rng.normal(size=(8, 2)), rng.normal(size=(8, 2)) + 0.5
+    x = np.array([[1e3, 0.0], [0.0, 1e3]])
+    for method in ("joint", "alg2"):
+        c64 = batch_drift(x, yp, yn, Gaussian(0.5), method=method, return_components=True)
+        c32 = batch_drift(*(a.astype(np.float32) for a in (x, yp, yn)), Gaussian(0.5), method=method,
+                          return_components=True)
+        assert np.all(c32.field == 0) and np.all(c64.log_scale < -103)  # below float32 subnormals
+        assert np.isfinite(c32.log_scale).all() and np.isfinite(c32.centroid_difference).all()
+        assert_close(c32.log_scale, c64.log_scale, atol=0.5, what=f"{method} log_scale f32")
+        assert_close(c32.centroid_difference, c64.centroid_difference, atol=2e-2, rtol=1e-2,
+                     what=f"{method} centroid f32")
+        v = batch_drift(*(a.astype(np.float32) for a in (x, yp, yn)), Gaussian(0.5), method=method,
+                        normalize="rms")
+        assert np.isfinite(v).all() and abs(float(np.sqrt(np.mean(v.astype(np.float64) ** 2))) - 1) < 1e-5
+
+
+def test_float32_field_with_a_large_centroid_and_a_small_scale_is_representable():
+    """exp(log_scale) * centroid with log_scale = -110 and |centroid| = 1.5e20: the factor alone
+    underflows float32 (e^-110 < 1.4e-45) but the field, -2.5e-28, does not. Exact (all values
+    float32 numbers): x = 0, y+ = -2^66, y- = 2^66 - 110 tau, tau = 2^44 (Laplace): log K+ -
+    log K- = -110, joint factor e^-110 / (1 + e^-110)^2, centroid y+ - y- = -2^67 + 110 tau."""
+    tau = 2.0**44
+    x = np.array([[0.0]], dtype=np.float32)
+    yp = np.array([[-(2.0**66)]], dtype=np.float32)
+    yn = np.array([[2.0**66 - 110 * tau]], dtype=np.float32)
+    want = math.exp(-110) / (1 + math.exp(-110)) ** 2 * (-(2.0**67) + 110 * tau)
+    got = batch_drift(x, yp, yn, Laplace(tau), method="joint")
+    assert got.dtype == np.float32
+    # float32 round-off of exp(log_scale + log|c|) (eps32 x 150) and of the centroid
+    assert_close(got, [[want]], rtol=1e-4, what="representable far field", inputs=want)

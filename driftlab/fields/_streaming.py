@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from driftlab import _backend as B
 
 NEG_INF = -math.inf
@@ -29,17 +31,83 @@ def tiles(m: int, tile: int):
         yield start, min(start + tile, m)
 
 
-def tile_geometry(kernel, x, yt, *, need_r: bool):
-    """Displacements ``y - x`` (n, t, d), distances r (n, t) or None, log-kernel (n, t)."""
+#: sqrt(float64 max): beyond this |x - y| the squared distance overflows float64
+SQRT_MAX64 = math.sqrt(1.7976931348623157e308)
+
+
+def needs_wide_geometry(x, *sets) -> bool:
+    """True when some squared distance ``|y - x|^2`` may overflow the dtype of ``x``.
+
+    A cheap bound from the largest coordinates, ``d (max|x| + max|y|)^2``, taken once per
+    call (the streamed tiles then need no check in the usual case).
+    """
+    o = B.ops(x)
+    top = o.scalar(o.max(o.abs(x), axis=None)) if x.shape[0] else 0.0
+    top += max((o.scalar(o.max(o.abs(y), axis=None)) for y in sets if y.shape[0]), default=0.0)
+    limit = float(o.finfo(x).max)
+    return max(1, x.shape[1]) * top * top >= 0.25 * limit
+
+
+def _too_far(detail: str) -> ValueError:
+    return ValueError(
+        "x is too far from the reference points for the floating-point range: " + detail
+        + "; rescale x, the reference points and the kernel's length scale by one common factor "
+        "(the mean shift scales with them)")
+
+
+def tile_geometry(kernel, x, yt, *, need_r: bool, wide: bool | None = None):
+    """Displacements ``y - x`` (n, t, d), distances r (n, t) or None, log-kernel (n, t).
+
+    ``wide`` (see :func:`needs_wide_geometry`; ``None``: check this tile) selects the path for
+    squared distances beyond the dtype's range: float32 forms them and the log-kernel in
+    float64 (every float32 displacement squares finitely there; the log-kernel is rounded back
+    to float32), float64 refuses |x - y| > 1.3e154 with a ValueError.
+    """
     o = B.ops(x)
     diff = yt[None, :, :] - x[:, None, :]
     r2 = o.sqnorm(diff)
+    if wide is None:
+        wide = not bool(o.isfinite(r2).all())
+    # a log-kernel beyond the range is -inf, a failed one NaN: callers check the rows (see
+    # check_rows) and raise a ValueError, so no floating-point warning here
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if wide:
+            return _wide_geometry(kernel, diff, r2, need_r)
+        if kernel.prefers_squared_distance and not need_r:
+            return diff, None, kernel.log_profile_sq(r2)
+        # sqrt with a zero (sub)gradient at r = 0: self-pairs must not poison autograd with 0 * inf
+        pos = r2 > 0
+        r = o.where(pos, o.sqrt(o.where(pos, r2, r2 * 0.0 + 1.0)), r2 * 0.0)
+        return diff, r, kernel.log_profile(r)
+
+
+def _wide_geometry(kernel, diff, r2, need_r):
+    o = B.ops(diff)
+    if not bool(o.isfinite(diff).all()):
+        raise _too_far(f"some displacement y - x overflows {diff.dtype} (|x - y| > {float(o.finfo(diff).max):.3g})")
+    if diff.dtype.itemsize >= 8:
+        if not bool(o.isfinite(r2).all()):
+            raise _too_far(f"|x - y|^2 overflows float64 for |x - y| > {SQRT_MAX64:.2g}")
+        wide_diff, wide_r2 = diff, r2
+    else:
+        wide_diff = diff.double() if B.is_torch(diff) else diff.astype("float64")
+        wide_r2 = o.sqnorm(wide_diff)
+    pos = wide_r2 > 0
+    r64 = o.where(pos, o.sqrt(o.where(pos, wide_r2, wide_r2 * 0.0 + 1.0)), wide_r2 * 0.0)
     if kernel.prefers_squared_distance and not need_r:
-        return diff, None, kernel.log_profile_sq(r2)
-    # sqrt with a zero (sub)gradient at r = 0: self-pairs must not poison autograd with 0 * inf
-    pos = r2 > 0
-    r = o.where(pos, o.sqrt(o.where(pos, r2, r2 * 0.0 + 1.0)), r2 * 0.0)
-    return diff, r, kernel.log_profile(r)
+        logk = kernel.log_profile_sq(wide_r2)
+        r = None
+    else:
+        logk = kernel.log_profile(r64)
+        r = r64
+    if diff.dtype.itemsize < 8:
+        cast = (lambda a: a.to(diff.dtype)) if B.is_torch(diff) else (lambda a: a.astype(diff.dtype))
+        logk = cast(logk)
+        if r is not None:
+            r = cast(r)
+            if not bool(o.isfinite(r).all()):
+                raise _too_far(f"some distance |x - y| overflows {diff.dtype}")
+    return diff, r, logk
 
 
 def mask_diagonal(logk, start: int):
@@ -88,7 +156,8 @@ class RowAccumulator:
             self.s2 = self.s2 * sc2 + o.sum(w2, axis=1)
             wv = o.weighted_rows(w2, vec)
             self.acc2 = self.acc2 * sc2[:, None] + wv
-            self.acc3 = self.acc3 * sc2[:, None] + o.weighted_rows(w2, vec * vec)
+            with np.errstate(over="ignore", invalid="ignore"):  # only the standard error reads it
+                self.acc3 = self.acc3 * sc2[:, None] + o.weighted_rows(w2, vec * vec)
         self.mx = new
 
     @property
@@ -96,11 +165,27 @@ class RowAccumulator:
         """Rows that received no positive weight (kernel zero on the whole set)."""
         return ~self.o.isfinite(self.mx)
 
+    @property
+    def failed(self):
+        """Rows whose log-weights contained NaN (a kernel evaluation failed)."""
+        return self.mx != self.mx
+
     def log_total(self):
         r"""Row-wise :math:`\log\sum_j w_{ij}` (``-inf`` for empty rows)."""
         o = self.o
         tiny = o.finfo(self.s).tiny
         return o.where(self.empty, self.mx, self.mx + o.log(o.clip_min(self.s, tiny)))
+
+    def log_total_parts(self):
+        r"""``(max, log s)`` with :math:`\log\sum_j w_{ij}` = max + log s, unrounded.
+
+        Far from the data the maximum is huge (-2e19 at x = 2e19, Laplace tau = 1) and
+        max + log s rounds log s away; differences of log-totals must be formed from the parts.
+        Empty rows give ``(-inf, 0)``.
+        """
+        o = self.o
+        tiny = o.finfo(self.s).tiny
+        return self.mx, o.where(self.empty, self.s * 0.0, o.log(o.clip_min(self.s, tiny)))
 
     def mean(self):
         r"""Row-wise weighted mean :math:`\sum_j w_{ij} v_{ij} / \sum_j w_{ij}` (0 on empty rows)."""
@@ -148,20 +233,42 @@ def weighted_mean_shift(kernel, x, y, *, log_weights=None, mask_self=False, tile
     tile = tile or default_tile(n, d, m, x.dtype.itemsize)
     acc = RowAccumulator(x, n, d, moments=moments)
     o = B.ops(x)
+    wide = needs_wide_geometry(x, y)
     for a, b in tiles(m, tile):
-        diff, r, logk = tile_geometry(kernel, x, y[a:b], need_r=gradient_form)
+        diff, r, logk = tile_geometry(kernel, x, y[a:b], need_r=gradient_form, wide=wide)
         if log_weights is not None:
             logk = logk + log_weights[None, a:b]
         if mask_self:
             logk = mask_diagonal(logk, a)
         if gradient_form:
             pos = r > 0
-            coef = o.where(pos, -kernel.dlog_profile(r) / o.where(pos, r, r * 0.0 + 1.0), r * 0.0)
-            vec = coef[:, :, None] * diff
+            with np.errstate(over="ignore", invalid="ignore"):  # rows with NaN logits are refused
+                coef = o.where(pos, -kernel.dlog_profile(r) / o.where(pos, r, r * 0.0 + 1.0), r * 0.0)
+                vec = coef[:, :, None] * diff
         else:
             vec = diff
         acc.add(logk, vec)
     return acc
+
+
+class RowLogSum(RowAccumulator):
+    """Row-wise streaming log-sum-exp held as (running max, sum relative to it): no vectors."""
+
+    def __init__(self, like, n: int) -> None:
+        o = self.o = B.ops(like)
+        self.mx = o.full((n,), NEG_INF, like)
+        self.s = o.zeros((n,), like)
+        self.moments = False
+
+    def add(self, logw, vec=None) -> None:
+        o = self.o
+        new = o.maximum(self.mx, o.max(logw, axis=1))
+        safe = o.where(o.isfinite(new), new, self.s * 0.0)
+        scale = o.exp(self.mx - safe)
+        w = o.exp(o.clip_min(logw - safe[:, None], math.log(o.finfo(self.s).tiny) + 0.5))
+        w = o.where(o.isfinite(new)[:, None], w, w * 0.0)
+        self.s = self.s * scale + o.sum(w, axis=1)
+        self.mx = new
 
 
 @dataclass
@@ -170,7 +277,7 @@ class Alg2Sums:
 
     pos: RowAccumulator
     neg: RowAccumulator
-    log_row: object  # row log-sum-exp of the raw logits over [pos | neg]
+    row: RowLogSum  # row log-sum-exp of the raw logits over [pos | neg]
 
 
 def alg2_pass(kernel, x, positives, negatives, *, mask_self: bool, tile=None) -> Alg2Sums:
@@ -184,18 +291,64 @@ def alg2_pass(kernel, x, positives, negatives, *, mask_self: bool, tile=None) ->
     n, d = x.shape
     o = B.ops(x)
     out = []
-    log_row = o.full((n,), NEG_INF, x)
+    row = RowLogSum(x, n)
+    wide = needs_wide_geometry(x, positives, negatives)
     for block, is_neg in ((positives, False), (negatives, True)):
         m = block.shape[0]
         t = tile or default_tile(n, d, m, x.dtype.itemsize)
         acc = RowAccumulator(x, n, d)
         for a, b in tiles(m, t):
-            diff, _, logk = tile_geometry(kernel, x, block[a:b], need_r=False)
+            diff, _, logk = tile_geometry(kernel, x, block[a:b], need_r=False, wide=wide)
             if is_neg and mask_self:
                 logk = mask_diagonal(logk, a)
             log_col = o.logsumexp(logk, axis=0, keepdims=True)
             log_col = o.where(o.isfinite(log_col), log_col, o.zeros(log_col.shape, like=log_col))
             acc.add(logk - 0.5 * log_col, diff)
-            log_row = o.logaddexp(log_row, o.logsumexp(logk, axis=1))
+            row.add(logk)
         out.append(acc)
-    return Alg2Sums(out[0], out[1], log_row)
+    return Alg2Sums(out[0], out[1], row)
+
+
+def check_rows(kernel, x, acc, ref, *, x_name: str = "x", ref_name: str = "y", structural=None) -> None:
+    """Refuse rows whose kernel weights all underflowed (or failed), never returning 0 for them.
+
+    A row with every log-kernel value ``-inf`` for a kernel that is positive everywhere
+    (``support_radius is None``) is numerically empty, not empty: the exact mean shift there
+    is finite (the nearest points' limit). ``structural`` marks rows that are empty by
+    construction (a self-masked single point). Compactly supported kernels keep their
+    documented 0 on rows outside the support. One host synchronisation per call.
+    """
+    if bool(acc.failed.any()):
+        i = first_true(acc.failed)
+        raise ValueError(f"kernel {kernel!r} returned NaN log-values for {x_name}[{i}] against {ref_name} "
+                         "(its profile cannot be evaluated at these distances)")
+    if kernel.support_radius is not None:
+        return
+    empty = acc.empty
+    if structural is not None:
+        empty = empty & ~structural
+    if not bool(empty.any()):
+        return
+    import numpy as np
+
+    i = first_true(empty)
+    xi = np.asarray(B.to_numpy(x[i]) if B.is_torch(x) else x[i], dtype=np.float64)
+    yr = np.asarray(B.to_numpy(ref) if B.is_torch(ref) else ref, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        near = float(np.min(np.linalg.norm(yr - xi[None, :], axis=1)))
+    ell = kernel.length_scale
+    raise ValueError(
+        f"{x_name}[{i}] is too far from {ref_name} relative to the kernel's length scale: every log "
+        f"k({x_name}[{i}], {ref_name}_j) underflows to -inf in {x.dtype} (nearest distance {near:.3g}, "
+        f"{near / ell:.3g} x the length scale {ell:.3g} of {kernel!r}). The exact field is finite there "
+        "but outside the representable range: keep the log-kernel finite (|log k| below "
+        f"{float(B.ops(x).finfo(x).max):.3g}), e.g. with a larger length scale or data rescaled together "
+        "with it")
+
+
+def first_true(mask) -> int:
+    if B.is_torch(mask):
+        return int(mask.nonzero()[0, 0])
+    import numpy as np
+
+    return int(np.flatnonzero(mask)[0])

@@ -111,6 +111,7 @@ def _exact(measure: Any, x: np.ndarray, kernel: RadialKernel) -> FieldEstimate:
     with np.errstate(divide="ignore"):
         lw = np.log(measure.weights)
     acc = S.weighted_mean_shift(kernel, x, measure.points, log_weights=lw)
+    S.check_rows(kernel, x, acc, measure.points, x_name="x", ref_name="measure.points")
     return FieldEstimate(acc.mean(), None, "exact")
 
 
@@ -119,6 +120,10 @@ def _montecarlo(measure: Any, x: np.ndarray, kernel: RadialKernel, n_samples: in
         raise ValueError(f"method='montecarlo' needs a distribution with sample(), got {type(measure).__name__}")
     y = np.asarray(measure.sample(n_samples, as_generator(rng)), dtype=np.float64)
     acc = S.weighted_mean_shift(kernel, x, y, moments=True)
+    try:
+        S.check_rows(kernel, x, acc, y, x_name="x", ref_name="the Monte Carlo samples")
+    except ValueError as exc:
+        raise ValueError(f"{exc}; method='quadrature' (1-D, 2-D) or 'closed' work in log space there") from None
     # Kish effective sample size 1 / sum a^2: far from the samples a handful of points carry all
     # the weight and the delta-method error bar is meaningless (e.g. N(0,1), Laplace tau = 0.2,
     # x = 5: ESS ~ 3, estimate -1.20 +- 0.10 against the quadrature value -0.732)
