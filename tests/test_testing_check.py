@@ -189,8 +189,15 @@ def test_report_json_and_markdown():
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_a_failing_report_serialises_non_finite_values_as_null():
-    report = check_drift(lambda x, yp, yn, t: np.exp(-np.full(x.shape, 1e3) / t) / 0.0 * x, "joint",
-                         checks=["far-field-float32"])
+    def naive_separate(x, yp, yn, t):  # exp(-r / t) directly: 0 / 0 far from the data
+        def m(y):
+            d = y[None] - x[:, None]
+            k = np.exp(-np.sqrt((d * d).sum(-1)) / t)
+            return (k[..., None] * d).sum(1) / k.sum(1, keepdims=True)
+
+        return m(yp) - m(yn)
+
+    report = check_drift(naive_separate, "separate", checks=["far-field-float32"])
     data = json.loads(report.to_json())  # allow_nan=False: inf would raise here
     assert data["passed"] is False
     assert data["checks"][0]["measured"] is None and report["far-field-float32"].measured == math.inf
