@@ -1,0 +1,13 @@
+"""The checks of the claims ledger, one module per family (private; the registry is
+:mod:`driftlab.theory.ledger`).
+
+* :mod:`._record`: the plain records (:class:`Claim`, :class:`Outcome`, :class:`Evidence`)
+  and verdict helpers;
+* :mod:`.gaussian`, :mod:`.laplace`, :mod:`.conservativity`: the theorems of [T], [L], [F], [KG];
+* :mod:`.algorithm2`, :mod:`.estimators`, :mod:`.official`: [D]'s Algorithm 2, the batch
+  estimators' equilibrium bias ([ABC]) and the official pipeline and toy;
+* :mod:`.spectral`: [T]'s spectral analysis (rates, bottleneck, annealing, particles, Landau).
+
+Every module defines ``CLAIMS`` (a list of :class:`Claim`) and module-level check functions
+that take the perturbations their mutation tests use.
+"""
