@@ -138,3 +138,34 @@ def test_batch_mean_shift_is_s2_kde_score(seed, s):
     m = batch_mean_shift(x, pts, Gaussian(s), weights=w)
     ref = s * s * EmpiricalMeasure(pts, w).smooth(s).score(x)
     assert_close(m, ref, rtol=1e-10, atol=1e-12, what="Tweedie (empirical)")
+
+
+def test_gaussian_flow_functions_refuse_invalid_input_by_name():
+    from driftlab.theory.fisher import gaussian_flow_euler_moments, gaussian_flow_ode, particle_flow
+
+    mu, S_ = np.zeros(2), np.eye(2)
+    bad_cov = {"non-symmetric": np.array([[1.0, 0.5], [0.0, 1.0]]),
+               "indefinite": np.array([[1.0, 2.0], [2.0, 1.0]]),
+               "non-finite": np.array([[1.0, np.nan], [np.nan, 1.0]])}
+    for what, C in bad_cov.items():  # each used to give a plausible-looking flow
+        with pytest.raises(ValueError, match="covariance"):
+            gaussian_flow_euler_moments(mu, C, mu, S_, 0.5, 0.1, 3)
+        with pytest.raises(ValueError, match="covariance"):
+            gaussian_flow_euler_moments(mu, S_, mu, C, 0.5, 0.1, 3)
+    with pytest.raises(ValueError, match="mean"):
+        gaussian_flow_euler_moments([0.0, np.inf], S_, mu, S_, 0.5, 0.1, 3)
+    for kw, name in ((dict(s=0.0), "s"), (dict(s=-1.0), "s"), (dict(dt=0.0), "dt"), (dict(dt=np.nan), "dt")):
+        args = dict(s=0.5, dt=0.1) | kw
+        with pytest.raises(ValueError, match=name):
+            gaussian_flow_euler_moments(mu, S_, mu, S_, args["s"], args["dt"], 3)
+    with pytest.raises(TypeError, match="n_steps"):
+        gaussian_flow_euler_moments(mu, S_, mu, S_, 0.5, 0.1, 2.5)
+    with pytest.raises(ValueError, match="times"):
+        gaussian_flow_ode(mu, S_, mu, S_, 0.5, [0.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="times"):
+        gaussian_flow_ode(mu, S_, mu, S_, 0.5, [-1.0, 1.0])
+    with pytest.raises(ValueError, match="x0"):
+        particle_flow(mu, S_, np.zeros((5, 3)), 0.5, 0.1, 2)
+    # zero steps: the initial moments only; a singular (PSD) target covariance is valid
+    mus, Ss = gaussian_flow_euler_moments(mu, np.zeros((2, 2)), mu + 1.0, S_, 0.5, 0.1, 0)
+    assert mus.shape == (1, 2) and Ss.shape == (1, 2, 2)

@@ -32,12 +32,29 @@ __all__ = [
 ]
 
 
-def _as_gaussian(mu: Any, S: Any):
+def _as_gaussian(mu: Any, S: Any, name: str = ""):
+    """A mean (d,) and a covariance (d, d): finite, symmetric and positive semi-definite."""
+    label = f" {name}" if name else ""
     mu = np.atleast_1d(np.asarray(mu, float))
     S = np.atleast_2d(np.asarray(S, float))
+    if mu.ndim != 1 or not np.isfinite(mu).all():
+        raise ValueError(f"mean{label} must be a finite vector, got {mu!r}")
     if S.shape != (mu.size, mu.size):
-        raise ValueError(f"covariance must have shape ({mu.size}, {mu.size}), got {S.shape}")
+        raise ValueError(f"covariance{label} must have shape ({mu.size}, {mu.size}), got {S.shape}")
+    if not np.isfinite(S).all():
+        raise ValueError(f"covariance{label} must be finite, got {S!r}")
+    scale = max(float(np.abs(S).max()), np.finfo(float).tiny)
+    if np.abs(S - S.T).max() > 1e-12 * scale:
+        raise ValueError(f"covariance{label} must be symmetric, got {S!r}")
+    lam_min = float(np.linalg.eigvalsh(0.5 * (S + S.T)).min())
+    if lam_min < -1e-12 * scale:
+        raise ValueError(f"covariance{label} must be positive semi-definite, smallest eigenvalue {lam_min:.3g}")
     return mu, S
+
+
+def _same_dim(a: np.ndarray, b: np.ndarray) -> None:
+    if a.size != b.size:
+        raise ValueError(f"the two Gaussians must have the same dimension, got {a.size} and {b.size}")
 
 
 def gaussian_mean_shift(mu: Any, S: Any, x: np.ndarray, s: float) -> np.ndarray:
@@ -47,6 +64,7 @@ def gaussian_mean_shift(mu: Any, S: Any, x: np.ndarray, s: float) -> np.ndarray:
     score, so it is an independent route to Tweedie's formula.
     """
     mu, S = _as_gaussian(mu, S)
+    s = check_positive(s, "s")
     d = mu.size
     K = S @ np.linalg.inv(S + s * s * np.eye(d))
     return mu[None, :] + (np.asarray(x, float) - mu[None, :]) @ K.T - x
@@ -55,8 +73,9 @@ def gaussian_mean_shift(mu: Any, S: Any, x: np.ndarray, s: float) -> np.ndarray:
 def reverse_fisher_closed(mu_p, S_p, mu_q, S_q, s: float, *, power: float = 4.0) -> float:
     r""":math:`s^4[\mathrm{tr}((B-A)S_q(B-A)) + |A(\mu_p-\mu_q)|^2]` (``power`` exposes the s-exponent for mutation tests)."""
     s = check_positive(s, "s")
-    mu_p, S_p = _as_gaussian(mu_p, S_p)
-    mu_q, S_q = _as_gaussian(mu_q, S_q)
+    mu_p, S_p = _as_gaussian(mu_p, S_p, "S_p")
+    mu_q, S_q = _as_gaussian(mu_q, S_q, "S_q")
+    _same_dim(mu_p, mu_q)
     d = mu_p.size
     A = np.linalg.inv(S_p + s * s * np.eye(d))
     B = np.linalg.inv(S_q + s * s * np.eye(d))
@@ -68,8 +87,10 @@ def reverse_fisher_montecarlo(mu_p, S_p, mu_q, S_q, s: float, n: int = 20000, rn
     """Monte Carlo :math:`E_q|V|^2` with V from the two posterior means; returns (mean, standard error)."""
     from driftlab.distributions import as_generator
 
-    mu_p, S_p = _as_gaussian(mu_p, S_p)
-    mu_q, S_q = _as_gaussian(mu_q, S_q)
+    mu_p, S_p = _as_gaussian(mu_p, S_p, "S_p")
+    mu_q, S_q = _as_gaussian(mu_q, S_q, "S_q")
+    _same_dim(mu_p, mu_q)
+    s = check_positive(s, "s")
     n = check_int(n, "n", minimum=2)
     x = as_generator(rng).multivariate_normal(mu_q, S_q, size=n)
     V = gaussian_mean_shift(mu_p, S_p, x, s) - gaussian_mean_shift(mu_q, S_q, x, s)
@@ -94,11 +115,15 @@ def gaussian_flow_ode(mu_p, S_p, mu0, S0, s: float, times: Any) -> tuple[np.ndar
     """
     from scipy.integrate import solve_ivp
 
-    mu_p, S_p = _as_gaussian(mu_p, S_p)
-    mu0, S0 = _as_gaussian(mu0, S0)
+    mu_p, S_p = _as_gaussian(mu_p, S_p, "S_p")
+    mu0, S0 = _as_gaussian(mu0, S0, "S0")
+    _same_dim(mu_p, mu0)
+    s = check_positive(s, "s")
     d = mu_p.size
     A = np.linalg.inv(S_p + s * s * np.eye(d))
-    times = np.asarray(times, float)
+    times = np.atleast_1d(np.asarray(times, float))
+    if times.ndim != 1 or not np.isfinite(times).all() or (times < 0).any() or (np.diff(times) < 0).any():
+        raise ValueError(f"times must be finite, >= 0 and non-decreasing, got {times!r}")
     sol = solve_ivp(_rhs(mu_p, A, s, d), (0.0, float(times[-1])), np.concatenate([mu0, S0.ravel()]),
                     t_eval=times, rtol=1e-10, atol=1e-12)
     z = sol.y.T
@@ -111,8 +136,12 @@ def gaussian_flow_euler_moments(mu_p, S_p, mu0, S0, s: float, dt: float, n_steps
     The field is affine, :math:`x \mapsto x + \eta(Mx + c)`, so a Gaussian maps to a Gaussian:
     :math:`\mu \leftarrow \mu + \eta s^2A(\mu_p - \mu)`, :math:`S \leftarrow (I+\eta M)S(I+\eta M)^\top`.
     """
-    mu_p, S_p = _as_gaussian(mu_p, S_p)
-    mu, S = _as_gaussian(mu0, S0)
+    mu_p, S_p = _as_gaussian(mu_p, S_p, "S_p")
+    mu, S = _as_gaussian(mu0, S0, "S0")
+    _same_dim(mu_p, mu)
+    s = check_positive(s, "s")
+    dt = check_positive(dt, "dt")
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
     d = mu_p.size
     I = np.eye(d)
     A = np.linalg.inv(S_p + s * s * I)
@@ -132,7 +161,13 @@ def particle_flow(mu_p, S_p, x0: np.ndarray, s: float, dt: float, n_steps: int):
     empirical measure (finite-sum Gaussian mean shift, self included). Returns means and covariances per step."""
     from scipy.special import logsumexp
 
+    mu_p, S_p = _as_gaussian(mu_p, S_p, "S_p")
     x = np.array(x0, float)
+    if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] != mu_p.size or not np.isfinite(x).all():
+        raise ValueError(f"x0 must be finite particles of shape (N >= 2, {mu_p.size}), got shape {x.shape}")
+    s = check_positive(s, "s")
+    dt = check_positive(dt, "dt")
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
     mus, Ss = [x.mean(0)], [np.cov(x.T).reshape(x.shape[1], x.shape[1])]
     for _ in range(n_steps):
         d2 = np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1)
