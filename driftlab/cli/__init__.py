@@ -3,6 +3,10 @@
 Subcommands live in their own modules and are imported only when used (``LazyGroup``), so
 ``driftlab --version`` and the table commands start fast and never import torch. A module
 listed in ``SUBCOMMANDS`` that is not present is simply not offered.
+
+Errors (see :mod:`driftlab.cli._errors`): exit 2 for usage errors, 1 for failures, 130 when
+interrupted; always one line on stderr, never a traceback (``DRIFTLAB_DEBUG=1`` shows it).
+``python -m driftlab`` is the same command.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import importlib.util
 import click
 
 from driftlab._version import __version__
+from driftlab.cli._errors import DriftlabGroup
 
 # name -> "module:attribute"; later issues add their commands here.
 SUBCOMMANDS: dict[str, str] = {
@@ -25,10 +30,11 @@ SUBCOMMANDS: dict[str, str] = {
     "simulate": "driftlab.cli.simulate:simulate",
     "train": "driftlab.cli.train:train",
     "spacetime": "driftlab.cli.spacetime:spacetime",
+    "check": "driftlab.cli.check:check",
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(DriftlabGroup):
     def list_commands(self, ctx):
         return sorted(n for n, target in SUBCOMMANDS.items() if importlib.util.find_spec(target.split(":")[0]))
 
