@@ -66,6 +66,26 @@ def test_montecarlo_error_bar_has_unit_z_score_variance(kernel):
         assert lo < zv < hi, f"x={xj}: mean z^2 = {zv:.4f}, expected 1 within [{lo:.3f}, {hi:.3f}] ({kernel!r})"
 
 
+def test_montecarlo_drift_error_bar_combines_two_independent_streams():
+    """population_drift's bar sqrt(se_p^2 + se_q^2): z-scores over seeds again ~N(0, 1).
+
+    Kills: adding the two bars linearly (z variance ~0.5 here) or dropping one of them.
+    """
+    from driftlab.fields import population_drift
+
+    p, q = GaussianMixture([[1.0]], 1.0), GaussianMixture([[0.0]], 2.0)
+    s2 = 1.0  # Gaussian(1.0): m(x) = (mu s^2 + x S) / (S + s^2) - x for N(mu, S)
+    x = np.array([[0.5]])
+    exact = (1.0 * s2 + x * 1.0) / (1.0 + s2) - (0.0 * s2 + x * 2.0) / (2.0 + s2)
+    K = _MC_SEEDS
+    z = np.array([((e.value - exact) / e.error)[0, 0] for e in
+                  (population_drift(p, q, x, Gaussian(1.0), method="montecarlo", n_samples=_MC_SAMPLES, rng=seed)
+                   for seed in range(K))])
+    lo, hi = stats.chi2.ppf([0.0005, 0.9995], K) / K  # as above: two-sided 0.1% bounds
+    assert abs(z.mean()) < 3.29 / math.sqrt(K), f"mean z = {z.mean():.4f}"
+    assert lo < np.mean(z**2) < hi, f"mean z^2 = {np.mean(z ** 2):.4f}, expected within [{lo:.3f}, {hi:.3f}]"
+
+
 # ----------------------------------------------------------------------------------------
 # 2. Heun's corrector under a time-dependent bandwidth
 # ----------------------------------------------------------------------------------------
