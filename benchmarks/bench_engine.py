@@ -185,8 +185,7 @@ def main(argv=None) -> int:
     import torch
 
     from driftlab._io import machine_info, write_json
-    from driftlab.engine import kernel_sums
-    from driftlab.engine.api import _triton_importable
+    from driftlab.engine import available_backends, kernel_sums
     from driftlab.kernels import Gaussian, Laplace
 
     if args.threads:
@@ -241,7 +240,7 @@ def main(argv=None) -> int:
                     cases["torch_expand"] = lambda: kernel_sums(x, y, kern, backend="torch", distance="expand").shift
                 if kname == "gaussian":
                     cases["sdpa"] = lambda: kernel_sums(x, y, kern, backend="sdpa").shift
-                if dev == "cuda" and _triton_importable():
+                if dev == "cuda" and "triton" in available_backends(x):
                     cases["triton"] = lambda: kernel_sums(x, y, kern, backend="triton").shift
                 base = None
                 for backend, fn in cases.items():

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_torch", "torch", "ops", "NumpyOps", "TorchOps", "to_numpy", "scipy_special"]
+__all__ = ["is_torch", "torch", "ops", "NumpyOps", "TorchOps", "to_numpy", "same_points", "scipy_special"]
 
 
 class _LazyModule:
@@ -51,6 +51,16 @@ def to_numpy(x: Any) -> np.ndarray:
     if is_torch(x):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def same_points(a: Any, b: Any) -> bool:
+    """True when the point sets ``a`` and ``b`` (same backend) are identical: the same object,
+    or equal shapes and equal entries."""
+    if a is b:
+        return True
+    if tuple(a.shape) != tuple(b.shape):
+        return False
+    return bool((a == b).all())
 
 
 class NumpyOps:

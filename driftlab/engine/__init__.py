@@ -2,9 +2,17 @@ r"""Streamed kernel-sum engine: the hot path of every drift computation.
 
 :func:`kernel_sums` (log-normaliser + mean shift of a reference set seen from queries),
 :func:`mean_shift` and :func:`drift`, with backends ``dense`` (float64 reference),
-``torch`` (chunked, CPU/CUDA), ``sdpa`` (Gaussian through fused attention) and ``triton``
-(CUDA kernel for radial kernels), chosen by :func:`select_backend` unless overridden.
-Never forms the n x m matrix outside the dense reference. See :mod:`driftlab.engine.api`.
+``torch`` (chunked, CPU/CUDA), ``compiled`` (fused torch tiles), ``sdpa`` (Gaussian through
+fused attention) and ``triton`` (CUDA kernel for radial kernels), chosen by
+:func:`select_backend` unless overridden. :func:`kernel_sums_trusted` is the same
+computation without input validation, for inner loops that validated once.
+
+Backends are objects of the :class:`Backend` protocol in a registry: each module below
+registers its own at import (torch and triton are imported only when a call needs them),
+:data:`BACKENDS` and :func:`available_backends` read the registry, and the automatic choice
+asks it. A new backend is one module: subclass :class:`Backend`, :func:`register` an
+instance. Never forms the n x m matrix outside the dense reference. See
+:mod:`driftlab.engine.api`.
 
 >>> import numpy as np
 >>> from driftlab.engine import mean_shift
@@ -13,6 +21,9 @@ Never forms the n x m matrix outside the dense reference. See :mod:`driftlab.eng
 1.0
 """
 
+# the built-in backends, in the order of BACKENDS; each module registers its backend
+from driftlab.engine import _dense, _torch, _compiled, _sdpa, _triton_backend  # noqa: F401, I001
+from driftlab.engine._registry import Backend, SumsCall, get_backend, register, registered, unregister
 from driftlab.engine.api import (
     AUTO_DENSE_PAIRS,
     BACKENDS,
@@ -21,9 +32,11 @@ from driftlab.engine.api import (
     available_backends,
     drift,
     kernel_sums,
+    kernel_sums_trusted,
     mean_shift,
     select_backend,
 )
 
-__all__ = ["kernel_sums", "mean_shift", "drift", "KernelSums", "BACKENDS", "WRAPS", "AUTO_DENSE_PAIRS",
-           "available_backends", "select_backend"]
+__all__ = ["kernel_sums", "kernel_sums_trusted", "mean_shift", "drift", "KernelSums", "BACKENDS", "WRAPS",
+           "AUTO_DENSE_PAIRS", "available_backends", "select_backend", "Backend", "SumsCall", "register",
+           "unregister", "get_backend", "registered"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy import special as sp
+
+from driftlab import _backend as B
+from driftlab.engine._registry import Backend, SumsCall, register
 
 #: largest n * m * images the dense reference accepts (64 MiB of float64 per (n, m) array)
 DENSE_MAX_PAIRS = 2**23
@@ -56,8 +58,30 @@ def dense_sums(kernel, x, y, log_weights=None, mask_self=False, period=None, ima
     logk = np.concatenate(logs, axis=1)
     diff = np.concatenate(disps, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lse = sp.logsumexp(logk, axis=1)
+        lse = B.scipy_special.logsumexp(logk, axis=1)
         a = np.exp(logk - np.where(np.isfinite(lse), lse, 0.0)[:, None])
     a = np.where(np.isfinite(lse)[:, None], a, 0.0)
     shift = np.einsum("nm,nmd->nd", a, diff)
     return lse, shift
+
+
+#: the automatic choice uses the dense float64 reference up to this many pairs on the CPU
+AUTO_DENSE_PAIRS = 2**16
+
+
+class DenseBackend(Backend):
+    """``"dense"``: :func:`dense_sums` on host float64 copies (any kernel, both torus wraps);
+    the automatic choice on the CPU up to :data:`AUTO_DENSE_PAIRS` pairs."""
+
+    name = "dense"
+    arrays = "numpy"
+    periodic = True
+
+    def auto_rank(self, call: SumsCall) -> float | None:
+        return 10.0 if call.device != "cuda" and call.pairs <= AUTO_DENSE_PAIRS else None
+
+    def sums(self, call, x, y, log_weights):
+        return dense_sums(call.kernel, x, y, log_weights, call.mask_self, call.period, call.images, call.wrap)
+
+
+register(DenseBackend())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 
 from driftlab import _backend as B
+from driftlab.engine._registry import Backend, SumsCall, register, torch_importable
 
 #: CPU tiles: 256 x 2048 (4 MiB of float64 logits) instead of 256 x 8192: on one thread at
 #: N = M = 16384 (d = 2 float32/float64, d = 8 float32, Gaussian and Laplace) 1.08-1.27x faster
@@ -47,10 +48,14 @@ def default_tiles(device_type: str) -> tuple[int, int]:
     return CPU_TILE_ROWS, CPU_TILE_COLS
 
 
-def _logits(kernel, xb, yb, y2b, x2b, out, period, distance, need_disp, scratch=None, ytb=None):
-    """Fill ``out`` (rows, cols) with log k(x_i, y_j); return displacement stack or None."""
+def _logits(kernel, xb, yb, y2b, x2b, out, period, distance, need_disp, scratch=None, ytb=None, form=None):
+    """Fill ``out`` (rows, cols) with log k(x_i, y_j); return displacement stack or None.
+
+    ``form``: the kernel's :attr:`~driftlab.kernels.RadialKernel.fast_form` (read once per
+    call): ``"sq_exp"`` and ``"exp"`` profiles are one in-place scaling of the tile, any
+    other kernel goes through its ``log_profile_sq`` / ``log_profile``.
+    """
     torch = B.torch()
-    from driftlab.kernels import Gaussian, Laplace
 
     disp = None
     if distance == "expand":
@@ -73,10 +78,11 @@ def _logits(kernel, xb, yb, y2b, x2b, out, period, distance, need_disp, scratch=
                 torch.mul(tmp, tmp, out=out)
             else:
                 out.addcmul_(tmp, tmp)
-    if isinstance(kernel, Gaussian):
-        out.mul_(-0.5 / kernel.bandwidth**2)
-    elif isinstance(kernel, Laplace):
-        out.sqrt_().mul_(-1.0 / kernel.temperature)
+    kind = None if form is None else form.kind
+    if kind == "sq_exp":
+        out.mul_(-form.a)
+    elif kind == "exp":
+        out.sqrt_().mul_(-form.a)
     elif kernel.prefers_squared_distance:
         out.copy_(kernel.log_profile_sq(out))
     else:
@@ -98,6 +104,7 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
     torch = B.torch()
     n, d = x.shape
     m = y.shape[0]
+    form = kernel.fast_form
     dr, dc = default_tiles(x.device.type)
     if compiled:
         dc = max(dc, COMPILED_TILE_COLS)
@@ -120,8 +127,8 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
         from driftlab.engine import _compiled
 
         if not _compiled.supported(kernel) or period is not None or distance != "direct":
-            raise ValueError("compiled tiles support the Gaussian and Laplace kernels with direct distances "
-                             "in R^d (no torus)")
+            raise ValueError("compiled tiles support the Gaussian and exponential (Laplace) profiles with direct "
+                             "distances in R^d (no torus)")
         xct = xc.T.contiguous()
     # [y | 1] stored transposed: the per-tile product is acc^T += ya^T @ P^T, a (d+1) x cols by
     # cols x rows GEMM -- 5x faster on the CPU than P @ ya, whose output has only d + 1 columns
@@ -160,7 +167,7 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
                            None if x2 is None else x2[i0:i1] if rows is None else x2[rows],
                            out, period, distance, need_disp,
                            None if scratch is None else scratch[:nb, : j1 - j0] if nb <= bn else None,
-                           None if yct is None else yct[:, j0:j1])
+                           None if yct is None else yct[:, j0:j1], form)
             if lw is not None:
                 out.add_(lw[None, j0:j1])
             if mask_self:
@@ -211,3 +218,23 @@ def torch_sums(kernel, x, y, log_weights=None, mask_self=False, period=None,
         lse[i0:i1] = ls
         shift[i0:i1] = sh
     return lse, shift
+
+
+class TorchBackend(Backend):
+    """``"torch"``: :func:`torch_sums`, chunked tiles on any torch device, any radial kernel;
+    the automatic fallback (lowest rank) everywhere."""
+
+    name = "torch"
+
+    def unavailable(self, x=None):
+        return None if torch_importable() else "backend='torch' needs torch installed"
+
+    def auto_rank(self, call: SumsCall) -> float | None:
+        return 1.0
+
+    def sums(self, call, x, y, log_weights):
+        return torch_sums(call.kernel, x, y, log_weights, call.mask_self, call.period if call.minimum_image else None,
+                          call.tile_rows, call.tile_cols, call.distance)
+
+
+register(TorchBackend())

@@ -36,6 +36,7 @@ import triton
 import triton.language as tl
 
 from driftlab import _backend as B
+from driftlab.engine._triton_backend import _block_d, fits, kernel_code
 
 LOG2E = 1.4426950408889634
 LN2 = 0.6931471805599453
@@ -244,24 +245,6 @@ def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 
-def kernel_code(kernel):
-    """``(KIND, p0, p1, c0, c1, c2)`` in natural units for a supported kernel, or None."""
-    from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern
-
-    if isinstance(kernel, Gaussian):
-        return 0, 0.5 / kernel.bandwidth**2, 0.0, 0.0, 0.0, 0.0
-    if isinstance(kernel, Laplace):
-        return 1, 1.0 / kernel.temperature, 0.0, 0.0, 0.0, 0.0
-    if isinstance(kernel, Matern) and kernel.nu == 0.5:
-        return 1, 1.0 / kernel.length_scale, 0.0, 0.0, 0.0, 0.0
-    if isinstance(kernel, Matern) and getattr(kernel, "_half_integer", False) and len(kernel._poly) <= 3:
-        poly = list(kernel._poly)[::-1] + [0.0] * (3 - len(kernel._poly))  # ascending c0, c1, c2
-        return 2, float(kernel._rate), 0.0, float(poly[0]), float(poly[1]), float(poly[2])
-    if isinstance(kernel, InverseMultiquadric):
-        return 3, 1.0 / kernel.scale**2, float(kernel.beta), 0.0, 0.0, 0.0
-    return None
-
-
 def _base2(kind, p0, p1):
     """Pre-scale the profile constants so that the kernel computes log2 k."""
     if kind in (0, 1):
@@ -269,16 +252,6 @@ def _base2(kind, p0, p1):
     if kind == 3:
         return p0, p1  # -p1 log2(1 + p0 r^2) is already in base 2
     return p0, p1  # kind 2 converts inside (log2 of the polynomial, z log2 e)
-
-
-def _block_d(d):
-    """Padded row width: >= d + 1 (the constant column), >= 16 for ``tl.dot``."""
-    return max(16, 1 << d.bit_length())
-
-
-def fits(n, m, d):
-    """Whether the kernels' 32-bit offsets (``row * BLOCK_D + k``) cover n queries, m references."""
-    return max(n, m) * _block_d(d) < 2**31
 
 
 class _Prepared:

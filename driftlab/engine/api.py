@@ -13,14 +13,22 @@ which :func:`kernel_sums` computes with one of several backends:
 
 ``"dense"``   float64 numpy, materialises the (n, m) block: the reference (small sizes).
 ``"torch"``   chunked torch (CPU/CUDA), 2-D tiles, never n x m; any radial kernel.
-``"compiled"`` the same with each tile fused by ``torch.compile`` (Gaussian, Laplace; needs
-              Inductor's C++ compiler on the CPU; the first call per tile shape compiles:
-              opt-in, never chosen by ``"auto"``).
+``"compiled"`` the same with each tile fused by ``torch.compile`` (Gaussian, Laplace,
+              Matérn-1/2; needs Inductor's C++ compiler on the CPU; the first call per tile
+              shape compiles: opt-in, never chosen by ``"auto"``).
 ``"sdpa"``    Gaussian only: fused ``scaled_dot_product_attention`` (centred data, |y|^2
               folded into an extra key coordinate); mean shift only, no self-mask.
 ``"triton"``  float32 CUDA kernel (CPU via ``TRITON_INTERPRET=1``) for Gaussian, Laplace,
-              half-integer Matérn and inverse multiquadric: direct differences, online softmax.
+              half-integer Matérn up to 5/2 and inverse multiquadric: direct differences,
+              online softmax.
 ``"auto"``    :func:`select_backend`.
+
+The backends are the registered :class:`driftlab.engine.Backend` objects
+(:mod:`driftlab.engine._registry`); the fast ones read a kernel only through its
+:attr:`~driftlab.kernels.RadialKernel.fast_form`. :func:`kernel_sums` validates its input and
+calls :func:`kernel_sums_trusted`, which picks the backend, converts the arrays to the kind
+the backend takes, expands the lattice images for backends that work in R^d
+(:func:`lattice_images`) and converts the results back.
 
 On a torus ``[0, L)^d`` (``period=L``) the kernel is periodised either by a lattice sum
 over the images ``y + nL``, ``|n_k| <= images`` of the wrapped points (``wrap="lattice"``:
@@ -32,22 +40,19 @@ box faces, error ~ ``phi(L/2)``).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from driftlab import _backend as B
 from driftlab._validation import check_int, check_points, check_positive, check_same_backend
+from driftlab.engine._dense import AUTO_DENSE_PAIRS
+from driftlab.engine._registry import BACKENDS, SumsCall, choose, get_backend, registered
 
-__all__ = ["KernelSums", "BACKENDS", "WRAPS", "available_backends", "select_backend", "kernel_sums",
-           "mean_shift", "drift"]
+__all__ = ["KernelSums", "BACKENDS", "WRAPS", "AUTO_DENSE_PAIRS", "available_backends", "select_backend",
+           "kernel_sums", "kernel_sums_trusted", "lattice_images", "mean_shift", "drift"]
 
-BACKENDS = ("auto", "dense", "torch", "compiled", "sdpa", "triton")
 WRAPS = ("lattice", "minimum_image")
-#: the automatic choice uses the dense float64 reference up to this many pairs on the CPU
-AUTO_DENSE_PAIRS = 2**16
 
 
 class KernelSums(NamedTuple):
@@ -57,67 +62,42 @@ class KernelSums(NamedTuple):
     shift: Any
 
 
-def _triton_importable() -> bool:
-    return importlib.util.find_spec("triton") is not None
-
-
-def _triton_usable(x) -> bool:
-    if not _triton_importable():
-        return False
-    if B.is_torch(x) and x.device.type == "cuda":
-        return True
-    return os.environ.get("TRITON_INTERPRET") == "1"
-
-
 def available_backends(x: Any = None) -> list[str]:
-    """Backends that can run here (for the device of ``x`` when given).
+    """Registered backends that can run here (for the device of ``x`` when given).
 
-    ``dense`` and ``torch`` always; ``sdpa`` with torch; ``triton`` when triton is installed
-    and there is a CUDA device (or ``TRITON_INTERPRET=1`` for CPU tensors).
+    ``dense`` always; ``torch`` and ``sdpa`` with torch; ``compiled`` with a C++ compiler for
+    Inductor (CUDA: triton); ``triton`` when triton is installed and ``x`` is a CUDA tensor
+    (``x`` not given: a CUDA device exists), or with ``TRITON_INTERPRET=1``.
     """
-    out = ["dense", "torch", "sdpa"]
-    torch = B.torch()
-    probe = x if x is not None and B.is_torch(x) else None
-    if _triton_importable() and ((probe is not None and probe.device.type == "cuda")
-                                 or (probe is None and torch.cuda.is_available())
-                                 or os.environ.get("TRITON_INTERPRET") == "1"):
-        out.append("triton")
-    return out
+    return [be.name for be in registered() if be.available(x)]
 
 
 def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool = False,
                    period: float | None = None, wrap: str = "lattice", images: int = 1) -> str:
-    """The automatic backend choice (documented rule, no timing).
+    """The automatic backend choice (documented rule, no timing), asked of the registry.
 
-    On CUDA: ``triton`` for float32 tensors and a supported kernel (not on a minimum-image
+    Each registered backend ranks the call (:meth:`driftlab.engine.Backend.auto_rank`); the
+    highest-ranked one that is available and supports it wins. The built-in ranks give: on
+    CUDA ``triton`` for float32 tensors and a supported kernel (not on a minimum-image
     torus), else ``sdpa`` for the Gaussian when neither the normaliser nor a self-mask is
-    needed (float32), else ``torch``. On the CPU: ``sdpa`` for such Gaussian calls above
-    :data:`AUTO_DENSE_PAIRS` pairs, ``dense`` for at most that many pairs, else ``torch``. (In
-    ``benchmarks/bench_engine.py`` at N = M = 2^14, d = 2, one CPU thread: flash attention
-    4.4-5.2x the dense baseline, chunked torch 3.6-4.6x; on an H100 at 2^16 the Triton kernel
-    19-42x, ``sdpa`` (float32: memory-efficient kernel) 3.4x, chunked torch 1x.)
+    needed (float32), else ``torch``. On the CPU: ``dense`` for at most
+    :data:`AUTO_DENSE_PAIRS` pairs (images counted), else ``sdpa`` for such Gaussian calls,
+    else ``torch``. ``compiled`` is never chosen. (In ``benchmarks/bench_engine.py`` at
+    N = M = 2^14, d = 2, one CPU thread: flash attention 4.4-5.2x the dense baseline, chunked
+    torch 3.6-4.6x; on an H100 at 2^16 the Triton kernel 19-42x, ``sdpa`` (float32:
+    memory-efficient kernel) 3.4x, chunked torch 1x.)
     """
-    from driftlab.kernels import Gaussian
-
-    n, m = x.shape[0], y.shape[0]
-    imgs = (2 * images + 1) ** x.shape[1] if (period is not None and wrap == "lattice") else 1
-    cuda = B.is_torch(x) and x.device.type == "cuda"  # (CUDA fused attention: float32 only)
-    sdpa_ok = isinstance(kernel, Gaussian) and not need_log_total and not mask_self and not (
-        period is not None and wrap == "minimum_image") and not (cuda and str(x.dtype) != "torch.float32")
-    if cuda:
-        if _triton_importable() and str(x.dtype) == "torch.float32" and not (period is not None and wrap == "minimum_image"):
-            from driftlab.engine._triton import fits, kernel_code
-
-            if kernel_code(kernel) is not None and fits(n, m * imgs, x.shape[1]):
-                return "triton"
-        return "sdpa" if sdpa_ok else "torch"
-    if sdpa_ok and n * m * imgs > AUTO_DENSE_PAIRS:
-        return "sdpa"
-    return "dense" if n * m * imgs <= AUTO_DENSE_PAIRS else "torch"
+    call = SumsCall.of(x, y, kernel, need_log_total=need_log_total, mask_self=mask_self, period=period,
+                       wrap=wrap, images=images)
+    return choose(call, x)
 
 
-def _lattice_expand(x, y, log_weights, period, images):
-    """Wrap into [0, L) and append the images of y (zero offset first)."""
+def lattice_images(x, y, log_weights, period, images):
+    """Wrap ``x`` and ``y`` into ``[0, L)^d`` and append the images ``y + nL``, ``|n_k| <= images``
+    of the references (zero offset first); ``log_weights`` repeated to match (None stays None).
+
+    Returns ``(x_wrapped, y_images, log_weights_images)`` in the array type of ``x``.
+    """
     from driftlab.engine._dense import lattice_offsets
 
     o = B.ops(x)
@@ -141,6 +121,31 @@ def _lattice_expand(x, y, log_weights, period, images):
     return xw, yext, lw
 
 
+def _to_arrays(kind, *arrays):
+    """The arrays as a backend of ``kind`` wants them: ``"numpy"`` (host copies of tensors) or
+    ``"torch"`` (numpy wrapped without a copy; tensors as they are). None stays None."""
+    if kind == "numpy":
+        return tuple(None if a is None else B.to_numpy(a) for a in arrays)
+    torch = B.torch()
+    return tuple(a if a is None or B.is_torch(a) else torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+
+
+def _from_arrays(like, *arrays):
+    """The backend's results in the array type, dtype and device of ``like`` (None stays None)."""
+    out = []
+    for a in arrays:
+        if a is None:
+            out.append(None)
+        elif B.is_torch(like):
+            out.append(a if B.is_torch(a) and a.dtype == like.dtype and a.device == like.device
+                       else B.torch().as_tensor(a, dtype=like.dtype, device=like.device))
+        elif B.is_torch(a):
+            out.append(a.numpy())
+        else:
+            out.append(a.astype(like.dtype))
+    return tuple(out)
+
+
 class _threads:
     """Temporarily set torch's intra-op thread count (None: leave it)."""
 
@@ -158,75 +163,75 @@ class _threads:
             B.torch().set_num_threads(self.old)
 
 
-def _core(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
-          distance, need_log_total, num_threads=None):
-    """Unvalidated dispatch (used by the simulator's inner loop)."""
+def kernel_sums_trusted(x: Any, y: Any, kernel, *, log_weights: Any = None, mask_self: bool = False,
+                        period: float | None = None, wrap: str = "lattice", images: int = 1,
+                        backend: str = "auto", tile_rows: int | None = None, tile_cols: int | None = None,
+                        distance: str = "auto", need_log_total: bool = True,
+                        num_threads: int | None = None) -> KernelSums:
+    r""":func:`kernel_sums` without the input validation, for callers that have validated already.
+
+    The fast entry point of an inner loop (the particle simulator calls it twice per step):
+    it skips every check of :func:`kernel_sums` on the arguments themselves -- shapes,
+    dtypes, finiteness, the log-weights, the option values -- and only asks the chosen
+    backend whether it can run the call (an unsupported kernel, dtype or torus still raises
+    ValueError). On valid input it returns exactly (bit for bit) what :func:`kernel_sums`
+    returns. Invalid input gives undefined results: validate first.
+
+    Parameters
+    ----------
+    x : array (n, d)
+        Queries: a 2-D float32/float64 numpy array or torch tensor, finite.
+    y : array (m, d)
+        References, same array type, dtype and device as ``x``.
+    kernel : RadialKernel
+    log_weights : array (m,), optional
+        Log-weights, same array type and dtype as ``x``, no NaN or ``+inf``.
+    mask_self : bool
+        Drop the pairs ``i == j`` (``y`` is ``x``).
+    period : float, optional
+        Side L > 0 of the torus ``[0, L)^d``.
+    wrap : {"lattice", "minimum_image"}
+    images : int
+        Lattice images per direction (>= 0).
+    backend : str
+        ``"auto"`` or a registered backend (:data:`BACKENDS`).
+    tile_rows, tile_cols : int, optional
+        Tile sizes (>= 1) of the chunked backends.
+    distance : {"auto", "direct", "expand"}
+    need_log_total : bool
+        Whether the row normalisers are needed (``False`` lets the automatic choice take
+        ``sdpa``, which computes the shift only).
+    num_threads : int, optional
+        torch intra-op threads for this call (restored afterwards).
+
+    Returns
+    -------
+    KernelSums
+        As :func:`kernel_sums`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from driftlab.engine import kernel_sums_trusted
+    >>> from driftlab.kernels import Gaussian
+    >>> out = kernel_sums_trusted(np.zeros((1, 1)), np.array([[-1.0], [3.0]]), Gaussian(1.0), backend="dense")
+    >>> round(float(out.shift[0, 0]), 6)
+    -0.928055
+    """
     with _threads(num_threads):
-        return _core_impl(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows,
-                          tile_cols, distance, need_log_total)
-
-
-def _core_impl(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
-               distance, need_log_total):
-    if backend == "auto":
-        backend = select_backend(x, y, kernel, need_log_total=need_log_total, mask_self=mask_self,
-                                 period=period, wrap=wrap, images=images)
-    if backend == "dense":
-        lse, shift = __import__("driftlab.engine._dense", fromlist=["dense_sums"]).dense_sums(
-            kernel, B.to_numpy(x), B.to_numpy(y), None if log_weights is None else B.to_numpy(log_weights),
-            mask_self, period, images, wrap)
-        if B.is_torch(x):
-            torch = B.torch()
-            return (torch.as_tensor(lse, dtype=x.dtype, device=x.device),
-                    torch.as_tensor(shift, dtype=x.dtype, device=x.device))
-        return lse.astype(x.dtype), shift.astype(x.dtype)
-    if period is not None and wrap == "lattice":
-        x, y, log_weights = _lattice_expand(x, y, log_weights, period, images)
-        period_core = None
-    else:
-        period_core = period
-    is_np = not B.is_torch(x)
-    torch = B.torch()
-    xt = torch.from_numpy(np.ascontiguousarray(x)) if is_np else x
-    yt = torch.from_numpy(np.ascontiguousarray(y)) if is_np else y
-    lwt = None
-    if log_weights is not None:
-        lwt = torch.from_numpy(np.ascontiguousarray(log_weights)) if is_np else log_weights
-    if backend in ("torch", "compiled"):
-        from driftlab.engine._torch import torch_sums
-
-        lse, shift = torch_sums(kernel, xt, yt, lwt, mask_self, period_core, tile_rows, tile_cols, distance,
-                                compiled=backend == "compiled")
-    elif backend == "sdpa":
-        from driftlab.engine._sdpa import sdpa_shift
-        from driftlab.kernels import Gaussian
-
-        if not isinstance(kernel, Gaussian):
-            raise ValueError(f"backend='sdpa' needs the Gaussian kernel, got {type(kernel).__name__}")
-        if need_log_total or mask_self or period_core is not None:
-            raise ValueError("backend='sdpa' computes the mean shift only: no log_total, mask_self or "
-                             "minimum-image torus")
-        if xt.device.type == "cuda" and xt.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-            raise ValueError(f"backend='sdpa' on CUDA needs float32 tensors (the fused attention kernels have "
-                             f"no {xt.dtype}); use backend='torch' for float64")
-        lse, shift = None, sdpa_shift(kernel, xt, yt, lwt)
-    elif backend == "triton":
-        if period_core is not None:
-            raise ValueError("backend='triton' supports wrap='lattice' on a torus, not 'minimum_image'")
-        if not _triton_usable(xt):
-            raise ValueError("backend='triton' needs triton and a CUDA tensor (or TRITON_INTERPRET=1)")
-        if xt.dtype != torch.float32:
-            raise ValueError("backend='triton' computes in float32: pass float32 tensors")
-        from driftlab.engine._triton import triton_sums
-
-        lse, shift = triton_sums(kernel, xt, yt, lwt, mask_self)
-    else:  # pragma: no cover - validated by callers
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if period is not None and wrap == "lattice":
-        pass  # shifts are displacements to the true images: already correct
-    if is_np:
-        return (None if lse is None else lse.numpy()), shift.numpy()
-    return lse, shift
+        call = SumsCall.of(x, y, kernel, need_log_total=need_log_total, mask_self=mask_self, period=period,
+                           wrap=wrap, images=images, tile_rows=tile_rows, tile_cols=tile_cols, distance=distance)
+        name = choose(call, x) if backend == "auto" else backend
+        be = get_backend(name)
+        why = be.unavailable(x) or be.unsupported(call)
+        if why is not None:
+            raise ValueError(why)
+        if call.lattice and not be.periodic:
+            x_in, y_in, lw_in = lattice_images(x, y, log_weights, period, images)
+        else:
+            x_in, y_in, lw_in = x, y, log_weights
+        lse, shift = be.sums(call, *_to_arrays(be.arrays, x_in, y_in, lw_in))
+        return KernelSums(*_from_arrays(x, lse, shift))
 
 
 def _validate(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
@@ -239,7 +244,7 @@ def _validate(x, y, kernel, log_weights, mask_self, period, wrap, images, backen
     if not isinstance(kernel, RadialKernel):
         raise TypeError(f"kernel must be a driftlab.kernels.RadialKernel, got {type(kernel).__name__}")
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}")
     if wrap not in WRAPS:
         raise ValueError(f"wrap must be one of {WRAPS}, got {wrap!r}")
     if distance not in ("auto", "direct", "expand"):
@@ -293,7 +298,8 @@ def kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, mask_self: b
         Periodisation (see the module docstring).
     images : int
         Lattice images per direction for ``wrap="lattice"`` (default 1: all images within L).
-    backend : {"auto", "dense", "torch", "compiled", "sdpa", "triton"}
+    backend : {"auto", "dense", "torch", "compiled", "sdpa", "triton"} or another registered name
+        See :data:`BACKENDS` and :func:`select_backend`.
     tile_rows, tile_cols : int, optional
         Tile sizes of the torch backend.
     distance : {"auto", "direct", "expand"}
@@ -321,10 +327,9 @@ def kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, mask_self: b
                                          tile_rows, tile_cols, distance)
     if num_threads is not None:
         check_int(num_threads, "num_threads", minimum=1)
-    need = backend != "sdpa"
-    lse, shift = _core(x, y, kernel, lw, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
-                       distance, need_log_total=need, num_threads=num_threads)
-    return KernelSums(lse, shift)
+    return kernel_sums_trusted(x, y, kernel, log_weights=lw, mask_self=mask_self, period=period, wrap=wrap,
+                               images=images, backend=backend, tile_rows=tile_rows, tile_cols=tile_cols,
+                               distance=distance, need_log_total=backend != "sdpa", num_threads=num_threads)
 
 
 def mean_shift(x: Any, y: Any, kernel, **kwargs):
@@ -376,9 +381,7 @@ def drift(x: Any, positives: Any, negatives: Any, kernel, *, method: str = "sepa
     x_ = check_points(x, "x")
     neg_ = check_points(negatives, "negatives", dim=x_.shape[1])
     if mask_self == "auto":
-        from driftlab.fields.batch import _same_points
-
-        mask = _same_points(neg_, x_)
+        mask = B.same_points(neg_, x_)
     elif isinstance(mask_self, bool):
         mask = mask_self
     else:

@@ -302,7 +302,7 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
     kvec = O.wave_vectors(config.modes, period) if len(config.modes) else np.zeros((0, d))
     mmd_bw = config.mmd_bandwidth or config.scale
 
-    from driftlab.engine.api import _core, select_backend
+    from driftlab.engine import kernel_sums_trusted, select_backend
 
     y = torch.as_tensor(y0 if period is None else np.mod(y0, period), dtype=tdtype, device=dev)
     backend = config.backend
@@ -313,10 +313,10 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
 
     def field_at(x, t):
         kern = config.make_kernel(float(schedule.bandwidth(t)))
-        _, sp = _core(x, y, kern, None, False, period, wrap, config.images, backend, None, None, "auto", False,
-                      config.num_threads)
-        _, sq = _core(x, x, kern, None, False, period, wrap, config.images, backend, None, None, "auto", False,
-                      config.num_threads)
+        common = dict(period=period, wrap=wrap, images=config.images, backend=backend, need_log_total=False,
+                      num_threads=config.num_threads)
+        _, sp = kernel_sums_trusted(x, y, kern, **common)
+        _, sq = kernel_sums_trusted(x, x, kern, **common)
         return sp - sq
 
     def wrap_pos(x):
