@@ -118,11 +118,14 @@ class ConformanceReport:
         head = [f"**{self.convention}** ({self.array}, {self.dtype}, {self.budget}): "
                 + ("all checks pass" if self.passed else f"{len(self.failed)} of {len(self.rows)} checks fail"),
                 "", "| check | pass | measured | tolerance | why | message |", "|---|---|---|---|---|---|"]
+        def cell(text: str) -> str:
+            return str(text).replace("|", "\\|")
+
         for r in self.rows:
             head.append(f"| {r.id} | {'yes' if r.passed else '**NO**'} | {_fmt(r.measured)} | "
-                        f"{_fmt(r.tolerance)} | {r.why} | {r.message.replace('|', '/')} |")
+                        f"{_fmt(r.tolerance)} | {cell(r.why)} | {cell(r.message)} |")
         for k, why in self.not_applicable.items():
-            head.append(f"| {k} | n/a | | | {why} | |")
+            head.append(f"| {k} | n/a | | | {cell(why)} | |")
         return "\n".join(head)
 
     def to_table(self) -> str:
