@@ -106,52 +106,47 @@ _CHILD = textwrap.dedent("""
     import torch
     torch.set_num_threads(1)
     from driftlab.training import TrainConfig, train
-    from driftlab.training.trainer import TrainingInterrupted
-    mode, out, cfg = sys.argv[1], sys.argv[2], TrainConfig(**eval(sys.argv[3]))
+    from driftlab.training.trainer import TrainingInterrupted, load_checkpoint
+    out, cfg = sys.argv[1], TrainConfig(**eval(sys.argv[2]))
 
-    def hook(step):
-        if mode == "kill" and step == 5:  # after the checkpoint of step 4
-            print("HANGING", flush=True)
-            time.sleep(120)
-        if mode == "int" and step == 3:
+    def interrupt_at_3(step):  # a real SIGINT, delivered to the process
+        if step == 3:
             os.kill(os.getpid(), signal.SIGINT)
 
-    try:
-        train(cfg, progress=False, out_dir=out, checkpoint_every=4 if mode == "kill" else 0, on_step=hook)
+    try:  # checkpoint_every=0: only the SIGINT path writes a checkpoint
+        train(cfg, progress=False, out_dir=out, checkpoint_every=0, on_step=interrupt_at_3)
     except TrainingInterrupted as exc:
-        print("INTERRUPTED", exc.step, flush=True)
+        print("INTERRUPTED", exc.step, load_checkpoint(exc.checkpoint)["step"], flush=True)
+
+    def hang_at_5(step):  # after the checkpoint of step 4
+        if step == 5:
+            print("HANGING", flush=True)
+            time.sleep(120)
+
+    train(cfg, progress=False, out_dir=out, checkpoint_every=4, on_step=hang_at_5)  # resumes from 3
 """)
 
 
-def _child(mode, out):
-    return subprocess.Popen([sys.executable, "-c", _CHILD, mode, str(out), repr(_BASE)], stdout=subprocess.PIPE,
+def test_sigint_then_sigkill_then_resume_is_bit_identical(tmp_path, straight):
+    """One child process: SIGINT at step 3 (the step is finished and checkpointed), resume there,
+    checkpoint at step 4, SIGKILL at step 5 (no cleanup runs; its lock dies with it); this
+    process resumes from step 4 and must end exactly where the uninterrupted run ends."""
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path), repr(_BASE)], stdout=subprocess.PIPE,
                             text=True)
-
-
-def test_killed_run_resumes_bit_identically(tmp_path, straight):
-    proc = _child("kill", tmp_path)
     try:
-        line = proc.stdout.readline()  # blocks until the child is past the checkpoint of step 4
-        assert "HANGING" in line, line
-        os.kill(proc.pid, signal.SIGKILL)  # no cleanup runs in the child; its lock dies with it
+        first = proc.stdout.readline()
+        assert first.split() == ["INTERRUPTED", "3", "3"], first
+        second = proc.stdout.readline()  # blocks until the child is past the checkpoint of step 4
+        assert "HANGING" in second, second
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["step"] == 4
+    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    assert state["step"] == 4 and state["losses"].shape == (4,)
     resumed = train(_cfg(), progress=False, out_dir=tmp_path)
     assert resumed.info["resumed_from"] == 4
-    assert_same_run(resumed, straight)
-
-
-def test_sigint_checkpoints_the_step_in_progress(tmp_path, straight):
-    proc = _child("int", tmp_path)
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0 and "INTERRUPTED 3" in out, out
-    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)  # checkpoint_every=0: written by the SIGINT path
-    assert state["step"] == 3 and state["losses"].shape == (3,)
-    resumed = train(_cfg(), progress=False, out_dir=tmp_path)
-    assert resumed.info["resumed_from"] == 3
     assert_same_run(resumed, straight)
 
 

@@ -88,6 +88,10 @@ def test_config_and_field_validation():
         train(_tiny(steps=-1), progress=False)
     with pytest.raises(TypeError, match="stop_gradient"):
         train(_tiny(stop_gradient="yes"), progress=False)
+    with pytest.raises(ValueError, match="checkpoint_every must be >= 0"):
+        train(_tiny(), progress=False, checkpoint_every=-1)
+    with pytest.raises(TypeError, match="resume must be a bool"):
+        train(_tiny(), progress=False, resume="no")
 
 
 def test_cli_train_writes_metrics_and_plot(tmp_path):
@@ -100,12 +104,15 @@ def test_cli_train_writes_metrics_and_plot(tmp_path):
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["steps"] == 3 and "w2" in metrics["final"]
-    for name in ("history.csv", "losses.csv", "samples.pdf", "samples.png"):
+    for name in ("history.csv", "losses.csv", "samples.pdf", "samples.png", "checkpoint.pt", "history_partial.json"):
         assert (out / name).stat().st_size > 0
     res = CliRunner().invoke(main, ["train", "--data", "swiss-roll", "--dim", "3", "--steps", "1"])
     assert res.exit_code != 0 and "--dim" in res.output
     res = CliRunner().invoke(main, ["train", "--steps", "-2", "--out", str(tmp_path / "bad"), "--quiet"])
     assert res.exit_code != 0 and "steps" in res.output
+    res = CliRunner().invoke(main, ["train", "--checkpoint-every", "-1", "--out", str(tmp_path / "bad2"), "--quiet"])
+    assert res.exit_code == 2 and "--checkpoint-every must be >= 0" in res.output, res.output
+    assert not (tmp_path / "bad2").exists()  # refused before the folder is made
 
 
 @pytest.mark.slow
