@@ -12,6 +12,7 @@ slow). Needs a working C++ compiler on the CPU (Inductor); the ``"sq_exp"`` (Gau
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -79,9 +80,8 @@ def tile_sums(kernel, xt, yt, ya_t, lw, floor, off, mask_self):
         raise
 
 
-def _cxx_compiler() -> str | None:
-    """The C++ compiler Inductor would use on the CPU (``$CXX``, else g++ / c++ / clang++), or None."""
-    cxx = os.environ.get("CXX")
+@functools.lru_cache(maxsize=4)
+def _find_cxx(cxx: str | None) -> str | None:
     if cxx:
         return shutil.which(cxx)
     for name in ("g++", "c++", "clang++"):
@@ -89,6 +89,11 @@ def _cxx_compiler() -> str | None:
         if path:
             return path
     return None
+
+
+def _cxx_compiler() -> str | None:
+    """The C++ compiler Inductor would use on the CPU (``$CXX``, else g++ / c++ / clang++), or None."""
+    return _find_cxx(os.environ.get("CXX"))
 
 
 class CompiledBackend(Backend):

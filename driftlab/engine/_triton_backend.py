@@ -8,6 +8,7 @@ imports the kernels only when a call runs.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 
@@ -51,8 +52,9 @@ def fits(n, m, d):
     return max(n, m) * _block_d(d) < 2**31
 
 
+@functools.lru_cache(maxsize=1)
 def triton_importable() -> bool:
-    """Whether ``triton`` is installed (without importing it)."""
+    """Whether ``triton`` is installed (without importing it; checked once)."""
     return importlib.util.find_spec("triton") is not None
 
 
