@@ -229,3 +229,107 @@ def test_generic_peak_search_matches_dense_scan():
         assert lmax >= scan.max() * (1 - 1e-12)
         assert lmax <= scan.max() * (1 + 1e-6)
         assert_close(rate(kern, kstar, dim), lmax, rtol=1e-14, what="rate at k*")
+
+
+# ---------------------------------------------------------------- extreme inputs
+def _mp_matern_rate(nu, ell, k, dim):
+    """lambda = (2 nu + d) x (1 + x)^-(nu + d/2 + 1), x = (ell k)^2 / (2 nu), at 40 digits."""
+    with mp.workdps(40):
+        nu, z = mp.mpf(nu), mp.mpf(ell) * mp.mpf(k)
+        x = z * z / (2 * nu)
+        return float((2 * nu + dim) * x * (1 + x) ** (-(nu + mp.mpf(dim) / 2 + 1)))
+
+
+def _mp_imq_rate(c, beta, k, dim):
+    """2^(1-mu)/Gamma(mu) z^(mu+1) K_(mu-1)(z), z = c k, mu = beta - d/2, at 40 digits."""
+    with mp.workdps(40):
+        mu = mp.mpf(beta) - mp.mpf(dim) / 2
+        z = mp.mpf(c) * mp.mpf(k)
+        return float(2 ** (1 - mu) / mp.gamma(mu) * z ** (mu + 1) * mp.besselk(mu - 1, z))
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+@pytest.mark.parametrize("k", [1e3, 1e50, 1e100, 1e200, 1e308])
+def test_closed_rates_are_exact_or_zero_at_huge_k(k, dim):
+    """rate(Gaussian(1), 1e200) was NaN (inf * 0) and Laplace/Matern gave 0 where the exact
+    rate is representable (x (1 + x)^-p underflowed in the power first, e.g. 2e-200 at
+    tau k = 1e100). Oracle: the closed forms at 40 digits with mpmath; 1e-13 relative
+    (float64 logs of O(500)-sized exponents: ~500 eps) or exact 0 where the value underflows."""
+    cases = [(Laplace(1.0), _mp_matern_rate(0.5, 1.0, k, dim)), (Matern(2.0, nu=2.5), _mp_matern_rate(2.5, 2.0, k, dim)),
+             (Matern(0.3, nu=1e6), _mp_matern_rate(1e6, 0.3, k, dim))]
+    with mp.workdps(40):
+        g = mp.mpf(k) ** 2
+        cases.append((Gaussian(1.0), float(g * mp.exp(-g / 2))))
+    if k < 1e300:
+        cases.append((InverseMultiquadric(1.0, 4.0), _mp_imq_rate(1.0, 4.0, k, dim)))
+    for kern, want in cases:
+        got = rate(kern, np.array([k]), dim)
+        assert np.isfinite(got).all(), (kern, k, got)
+        if want < 1e-300:  # below the normal range: 0 or a subnormal, never NaN
+            assert 0.0 <= got[0] <= 1e-300, (kern, k, got, want)
+        else:
+            assert_close(got, [want], rtol=1e-13, atol=0, what=f"{kern!r} rate at k={k}")
+
+
+def test_rates_at_the_ends_of_the_length_scale_range():
+    """Length scales 1e-150 and 1e150 with k = 1/s: the rate is the unit-scale one (lambda
+    depends on s k only) to round-off (1e-14 relative), and the peak rescales exactly."""
+    for s in (1e-150, 1e150):
+        for make in (Gaussian, Laplace, lambda v: Matern(v, nu=2.5), lambda v: InverseMultiquadric(v, 2.0)):
+            kern, unit = make(s), make(1.0)
+            ks = np.array([0.5, 1.0, 3.0])
+            assert_close(rate(kern, ks / s, 2), rate(unit, ks, 2), rtol=1e-14, what=f"{kern!r} rate")
+            kstar, lmax = peak_rate(kern, 2)
+            k1, l1 = peak_rate(unit, 2)
+            assert_close(kstar * s, k1, rtol=1e-12, what=f"{kern!r} k*")  # generic search: xatol 1e-10
+            assert_close(lmax, l1, rtol=1e-14, what=f"{kern!r} lambda max")
+
+
+_RANGE_CASES = [pytest.param(kern, dim, z, id=f"{kern!r}-d{dim}-top{z[-1]:g}",
+                              marks=[pytest.mark.slow] if z[-1] > 300 and not (dim == 1 and kern.name == "gaussian") else [])
+                 for kern in (Gaussian(1.0), Laplace(0.5), Matern(2.0, nu=2.5), Matern(1.0, nu=1.3))
+                 for dim in (1, 3)
+                 for z in ((0.3, 3.0, 30.0, 300.0), (3000.0, 1e4))]
+
+
+@pytest.mark.parametrize("kernel,dim,z", _RANGE_CASES)
+def test_numerical_rate_over_its_whole_range(kernel, dim, z):
+    """The numerical path returned negative rates at large k (round-off of the oscillatory
+    quadrature, up to -1e-12): now it is within its own round-off estimate of the closed
+    form over the whole documented range k ell <= 1e4 (estimate <= 1e-9 absolute there;
+    values within their estimate of 0 come back as 0, so no spurious negative rate)."""
+    from driftlab.kernels._hankel import radial_fourier_derivative
+
+    # (the top of the range, k ell in [3e3, 1e4], takes ~10 s per kernel: slow profile, except
+    # the Gaussian in 1-D)
+    k = np.array(z) / kernel.length_scale
+    closed = rate(kernel, k, dim, method="closed")
+    num = rate(kernel, k, dim, method="numerical")
+    _, err = radial_fourier_derivative(kernel, k, dim, with_error=True)
+    bound = k * err
+    assert (bound <= 1e-9).all(), bound
+    assert (num >= 0).all(), num  # these kernels' spectra are monotone: every rate is >= 0
+    bad = np.abs(num - closed) > bound
+    assert not bad.any(), f"{kernel!r} d={dim}: k={k[bad]} num={num[bad]} closed={closed[bad]} bound={bound[bad]}"
+
+
+def test_numerical_rate_refuses_beyond_its_range():
+    with pytest.raises(ValueError, match=r"k must be <= 10000 / length_scale.*method='closed'"):
+        rate(Gaussian(1.0), 1e200, method="numerical")
+    with pytest.raises(ValueError, match=r"k must be <= 10000 / length_scale = 1e\+06"):
+        rate(Wendland(0.01), 2e6, method="numerical")
+    assert rate(Wendland(0.01), 1e6, method="numerical") >= 0
+
+
+def test_spectrum_cli_prints_zero_at_huge_k():
+    """`driftlab spectrum --k 1e200` printed nan with exit 0."""
+    from click.testing import CliRunner
+
+    from driftlab.cli import main
+
+    res = CliRunner().invoke(main, ["spectrum", "--k", "1e200", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    row = json.loads(res.output)[0]
+    assert row["rate"] == 0.0 and row["timescale"] == "inf", row

@@ -66,12 +66,12 @@ class Gaussian(RadialKernel):
         return -r / self.bandwidth**2
 
     def _fourier_closed(self, k, dim):
-        z = np.minimum(self.bandwidth * k, 1e100)  # exp(-z^2/2) = 0 long before; no overflow
+        z = np.minimum(_scaled(self.bandwidth, k), 1e100)  # exp(-z^2/2) = 0 long before; no overflow
         return np.exp(-0.5 * z * z)
 
     def linear_rate(self, k, dim):
         # s^2 k^2 exp(-s^2 k^2 / 2); 0 in float64 once s k > 40 (and for s k = inf)
-        z = np.minimum(self.bandwidth * np.asarray(k, dtype=np.float64), 40.0)
+        z = np.minimum(_scaled(self.bandwidth, k), 40.0)
         x = z * z
         return np.where(z < 40.0, x * np.exp(-0.5 * x), 0.0)
 
@@ -129,10 +129,10 @@ class Laplace(RadialKernel):
         return r * 0.0 - 1.0 / self.temperature
 
     def _fourier_closed(self, k, dim):
-        return _matern_spectrum(0.5, self.temperature * np.asarray(k, dtype=np.float64), dim)
+        return _matern_spectrum(0.5, _scaled(self.temperature, k), dim)
 
     def linear_rate(self, k, dim):
-        return _matern_rate(0.5, self.temperature * np.asarray(k, dtype=np.float64), dim)
+        return _matern_rate(0.5, _scaled(self.temperature, k), dim)
 
     def rate_peak(self, dim):
         return _matern_peak(0.5, self.temperature, dim)
@@ -312,10 +312,10 @@ class Matern(RadialKernel):
         return out.astype(dtype, copy=False)
 
     def _fourier_closed(self, k, dim):
-        return _matern_spectrum(self.nu, self._length * np.asarray(k, dtype=np.float64), dim)
+        return _matern_spectrum(self.nu, _scaled(self._length, k), dim)
 
     def linear_rate(self, k, dim):
-        return _matern_rate(self.nu, self._length * np.asarray(k, dtype=np.float64), dim)
+        return _matern_rate(self.nu, _scaled(self._length, k), dim)
 
     def rate_peak(self, dim):
         return _matern_peak(self.nu, self._length, dim)
@@ -330,6 +330,12 @@ class Matern(RadialKernel):
 
 
 _LENGTH_HI = 1e150
+
+
+def _scaled(scale: float, k) -> np.ndarray:
+    """scale * k in float64, inf (not a warning) where the product overflows."""
+    with np.errstate(over="ignore"):
+        return scale * np.asarray(k, dtype=np.float64)
 #: the largest Matérn order accepted (sqrt(2 nu) and the Debye expansion stay accurate)
 _MAX_NU = 1e12
 
@@ -534,7 +540,7 @@ class InverseMultiquadric(RadialKernel):
     def _fourier_closed(self, k, dim):
         self.check_spectrum(dim)
         mu = self.beta - dim / 2.0
-        z = np.minimum(self.scale * np.asarray(k, dtype=np.float64), 1e300)
+        z = np.minimum(_scaled(self.scale, k), 1e300)
         zs = np.maximum(z, 1e-300)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             val = np.exp(_log_gamma_ratio_norm(mu) + mu * np.log(zs) + _log_kve(mu, zs) - zs)
@@ -544,7 +550,7 @@ class InverseMultiquadric(RadialKernel):
         r""":math:`\lambda = \frac{2^{1-\mu}}{\Gamma(\mu)} z^{\mu+1} K_{\mu-1}(z)`, :math:`z = ck`, :math:`\mu = \beta - d/2`."""
         self.check_spectrum(dim)
         mu = self.beta - dim / 2.0
-        z = np.minimum(self.scale * np.asarray(k, dtype=np.float64), 1e300)
+        z = np.minimum(_scaled(self.scale, k), 1e300)
         zs = np.maximum(z, 1e-300)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             # K_{mu-1} = K_{1-mu}; kve(v, z) = kv(v, z) e^z.
