@@ -256,3 +256,27 @@ def test_coarser_start_accumulates_more_damping(s0, factor, r, k):
 def test_schedule_to_dict():
     assert ExponentialSchedule(2.0, 0.1).to_dict() == {"kind": "exponential", "s0": 2.0, "r": 0.1, "s_min": 0.0}
     assert StepSchedule((1.0, 0.5), (2.0,)).to_dict() == {"kind": "step", "values": [1.0, 0.5], "durations": [2.0]}
+
+
+@pytest.mark.parametrize("s", [1e-150, 1e-100, 1e100, 1e150])
+def test_timescales_at_extreme_length_scales_are_scale_invariant(s):
+    """lambda(k; s) and E(k; s) depend on s k only, so times at length scale s and wave
+    numbers k/s equal the unit-scale ones. At s = 1e-100 the best fixed bandwidth's rate was
+    off by 2e-6 (the optimiser's tolerance is relative to |log s| ~ 230) and the IMQ's
+    min_initial_bandwidth could not bracket its root (s_hi carried a stray factor ell).
+    Tolerance 1e-12 relative: round-off of the rescaled arguments, brentq xtol 1e-14."""
+    from driftlab.kernels import InverseMultiquadric
+
+    modes = np.array([1.0, 2.0, 3.0])
+    for make in (Gaussian, Laplace, lambda v: InverseMultiquadric(v, 2.0)):
+        kern, unit = make(s), make(1.0)
+        sched, sched1 = ExponentialSchedule(2 * s, 0.1), ExponentialSchedule(2.0, 0.1)
+        assert_close(convergence_time(kern, modes / s, 0.1, sched), convergence_time(unit, modes, 0.1, sched1),
+                     rtol=1e-12, what=f"{kern!r} annealed T")
+        b, b1 = best_fixed_bandwidth(kern, modes / s), best_fixed_bandwidth(unit, modes)
+        assert_close(b[0] / s, b1[0], rtol=1e-10, what=f"{kern!r} s*")  # optimiser xatol 1e-12 in log s
+        assert_close(b[1], b1[1], rtol=1e-12, what=f"{kern!r} best min rate")
+        assert_close(min_initial_bandwidth(kern, 1 / s, 0.1, 0.1) / s, min_initial_bandwidth(unit, 1.0, 0.1, 0.1),
+                     rtol=1e-12, what=f"{kern!r} s0 min")
+        assert_close(admissible_rate(kern, modes / s, 0.1, s), admissible_rate(unit, modes, 0.1, 1.0),
+                     rtol=1e-12, what=f"{kern!r} r max")

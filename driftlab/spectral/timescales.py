@@ -98,13 +98,16 @@ def _invert_spectrum(kernel: RadialKernel, k: float, target: float, dim: int, s_
     if z is not None:
         return z / k
 
-    def f(logs: float) -> float:
-        return float(kernel.fourier(k * math.exp(logs) / ell, dim)) - target
+    # solve F(z) = target for z = s k (the shape function, independent of the length scale, so
+    # the bracket and tolerances do not depend on how large s and k are), then s = z / k
+    def f(logz: float) -> float:
+        return float(kernel.fourier(math.exp(logz) / ell, dim)) - target
 
-    hi = math.log(s_hi)
+    hi0 = math.log(s_hi * k)
+    hi = hi0
     while f(hi) > 0:  # E(k; s_hi) still above the target: widen
         hi += 1.0
-        if hi > math.log(s_hi) + 50:
+        if hi > hi0 + 50:
             raise RuntimeError("could not bracket the bandwidth (E(k; s) does not decrease to the target)")
     lo = hi - 1.0
     while f(lo) < 0:
@@ -113,7 +116,7 @@ def _invert_spectrum(kernel: RadialKernel, k: float, target: float, dim: int, s_
             raise RuntimeError("could not bracket the bandwidth")
     from scipy import optimize
 
-    return math.exp(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-14))
+    return math.exp(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-14)) / k
 
 
 def _mode_time(kernel: RadialKernel, k: float, M: float, schedule: Schedule, dim: int) -> float:
@@ -219,10 +222,14 @@ def best_fixed_bandwidth(kernel: RadialKernel, modes, dim: int = 1) -> tuple[flo
     kk = _check_modes(modes)
     ell = kernel.length_scale
 
-    def min_rate(logs: float) -> float:
-        return float(np.min(rate(kernel, kk * math.exp(logs) / ell, dim)))
+    # search in t = log(s k_min): the grid and the optimiser's tolerance (absolute plus
+    # relative to |t|) are then the same for every length scale
+    k_ref = float(kk.min())
 
-    lo, hi = math.log(1e-3 / kk.max()), math.log(1e2 / kk.min())
+    def min_rate(t: float) -> float:
+        return float(np.min(rate(kernel, (kk / k_ref) * (math.exp(t) / ell), dim)))
+
+    lo, hi = math.log(1e-3 * k_ref / kk.max()), math.log(1e2)
     grid = np.linspace(lo, hi, 241)
     vals = np.array([min_rate(g) for g in grid])
     i = int(np.argmax(vals))
@@ -232,7 +239,7 @@ def best_fixed_bandwidth(kernel: RadialKernel, modes, dim: int = 1) -> tuple[flo
     res = optimize.minimize_scalar(lambda g: -min_rate(g), bounds=(a, b), method="bounded",
                                    options={"xatol": 1e-12})
     best = max((-(res.fun), res.x), (vals[i], grid[i]))
-    return math.exp(best[1]), float(best[0])
+    return math.exp(best[1]) / k_ref, float(best[0])
 
 
 def admissible_rate(kernel: RadialKernel, modes, eps: float, s0: float, dim: int = 1) -> float:
@@ -281,7 +288,7 @@ def min_initial_bandwidth(kernel: RadialKernel, k_min: float, eps: float, r: flo
             f"r={r} is above its admissible bound 1/log(1/eps) = {1.0 / M:.6g}: exponential "
             "annealing saturates below the target damping for every s0 (infinite time)"
         )
-    return _invert_spectrum(kernel, k_min, 1.0 - M * r, dim, s_hi=1e6 * kernel.length_scale / k_min)
+    return _invert_spectrum(kernel, k_min, 1.0 - M * r, dim, s_hi=1e6 / k_min)
 
 
 def anneal_table(kernel: RadialKernel, k_values, eps: float, s0: float, r: float, dim: int = 1,
