@@ -4,7 +4,7 @@ Particles on the torus ``[0, 1)^d`` start with one density mode,
 :math:`q_0 = p(1 + \epsilon\cos k\cdot x)`, the target is uniform; the mode's coefficient
 :math:`\delta_k(t) = \hat q_t(k) - \hat p(k)` is recorded every step and its decay rate
 fitted (least squares on :math:`\log` of its projection on the initial phase). Theory
-(:func:`driftlab.spectral.rate`, [T] / science.md section 5): linear modes decay at
+(:func:`driftlab.spectral.rate`, [T]; docs/theory.md, the spectral section): linear modes decay at
 :math:`\lambda(k)`; with explicit Euler steps :math:`\eta` the measured per-unit-time rate
 is :math:`-\log(1-\eta\lambda)/\eta` (:func:`driftlab.spectral.euler_rate`).
 

@@ -1,4 +1,4 @@
-"""Müller–Brown transition paths from spacetime geodesics vs controls ([S], Sec. 6; issue 7).
+"""Müller–Brown transition paths from spacetime geodesics vs controls ([S], Sec. 6).
 
 Question: do annealed-Langevin paths guided by Fisher–Rao geodesics have lower barrier
 energies than simple controls with the same Langevin budget? Methods (see

@@ -5,7 +5,7 @@
   N, the straight line and the PF-ODE-tent initial curve, by length.
 * ``pf_ode_vs_geodesic``: PF-ODE trajectories vs the geodesics between their endpoints, by
   length and by discrete energy in the ODE's own (uniform-t) parametrisation: checks the
-  brief's claim that the energy gap is mostly a parametrisation effect.
+  claim that the energy gap is mostly a parametrisation effect.
 * ``hyperbolic_convergence``: numerical geodesic lengths vs the closed form in D = 1, 2, 8.
 
 Run: ``python analysis/spacetime_toy.py [--quick]`` (prints JSON).

@@ -1,6 +1,6 @@
 r"""Convergence time vs K_max (fixed, tuned, annealed) and the coarse-to-fine annealing sweep.
 
-All numbers are deterministic (no randomness): linear theory of [T] / science.md section 5,
+All numbers are deterministic (no randomness): linear theory of [T]; docs/theory.md, the spectral section,
 modes k = 1..K of the :math:`2\pi`-periodic torus, tolerance eps.
 
 * :func:`t_vs_kmax` -- T(K) for the fixed bandwidth s0, the best fixed bandwidth per K and

@@ -1,4 +1,4 @@
-"""The official 2-D toy of [D] (issue 6, science.md section 8) with driftlab's trainer.
+"""The official 2-D toy of [D] (docs/theory.md, the published anchors) with driftlab's trainer.
 
 MLP 32 -> 256 x 3 -> 2 (SiLU, torch default init), Adam 1e-3, 2000 steps, 2048 data / 2048
 generated per step, Laplace kernel tau = 0.05, [D] Algorithm 2 (self-pairs masked), loss

@@ -1,4 +1,4 @@
-"""Sinkhorn drift vs kernel drift at low temperature (issue 6, science.md section 7).
+"""Sinkhorn drift vs kernel drift at low temperature (docs/theory.md, the Sinkhorn section).
 
 8-Gaussian ring (radius 2, std 0.1), particles as the generator, a Gaussian kernel of small
 bandwidth s. The kernel drift (separately normalised Gaussian mean-shift difference,

@@ -1,4 +1,4 @@
-"""Stop-gradient ablation (issue 6, science.md section 6): drifting with and without sg.
+"""Stop-gradient ablation (docs/theory.md, the stop-gradient section): drifting with and without sg.
 
 The 2-D two-Gaussian toy (N((+-2, 0), 0.25 I)) with *particles* as the generator (so the
 Jacobian is the identity and SGD with lr = N step / 2 is exactly x <- x + step V) and a

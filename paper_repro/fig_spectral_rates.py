@@ -2,7 +2,7 @@
 
 Panels: (a) Gaussian s = 1 (d-independent) vs Laplace tau = 1 in d = 1, 2, 3, 10 (log-log:
 exponential vs polynomial high-frequency decay); (b) Laplace at the low-temperature matched
-scale tau = s / sqrt(d + 1) (same low-k rate s^2 k^2 as the Gaussian, science.md section 4);
+scale tau = s / sqrt(d + 1) (same low-k rate s^2 k^2 as the Gaussian, docs/theory.md, the Laplace section);
 (c) Matérn nu = 1/2, 3/2, 5/2, 50 and the Gaussian (nu -> infinity), plus the Wendland kernel
 through the numerical Hankel path (d = 1). Data: ``spectral_rates.json``.
 """

@@ -1,4 +1,4 @@
-"""The official 2-D toy of [D] reproduced with driftlab's trainer (issue 6, science.md 8).
+"""The official 2-D toy of [D] reproduced with driftlab's trainer (docs/theory.md, the published anchors).
 
 The figure shows only what this script computes (1000 steps, batch 1024; quick: 200 / 512),
 so it is the same on every machine. The full protocol (2000 steps, 2048/2048) takes minutes

@@ -1,4 +1,4 @@
-"""Sinkhorn drift vs the Gaussian kernel drift at low temperature (issue 6, science.md 7)."""
+"""Sinkhorn drift vs the Gaussian kernel drift at low temperature (docs/theory.md, the Sinkhorn section)."""
 
 from __future__ import annotations
 

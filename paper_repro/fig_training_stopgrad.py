@@ -1,4 +1,4 @@
-"""Drifting with and without stop-gradient from three concentrated starts (issue 6, science.md 6)."""
+"""Drifting with and without stop-gradient from three concentrated starts (docs/theory.md, the stop-gradient section)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def scipy_mean_shift_1d(p, x0, kern):
 
 @given(s=st.floats(0.1, 3.0), x0=st.floats(-4, 4))
 def test_gaussian_equal_covariance_field_is_constant(s, x0):
-    """Closed form (science.md 3): V = s^2 (S + s^2)^-1 (mu_p - mu_q) for equal covariances."""
+    """Closed form (docs/theory.md, the Gaussian-kernel section): V = s^2 (S + s^2)^-1 (mu_p - mu_q) for equal covariances."""
     S = np.array([[0.7, 0.2], [0.2, 0.4]])
     mp_, mq = np.array([1.0, -0.5]), np.array([-0.3, 0.2])
     p, q = GaussianMixture([mp_], S[None]), GaussianMixture([mq], S[None])

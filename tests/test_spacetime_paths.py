@@ -44,7 +44,7 @@ def test_stationary_points_and_minimax_bound():
     bound = grid_minimax_bound(MB.energy, A, B, MB.BOX_LO, MB.BOX_HI, n=381)
     assert abs(bound.level - (-40.66)) < 0.02, bound  # h = 0.01: error <= ~ H h^2 ~ 0.1 * 0.1
     assert np.linalg.norm(bound.saddle_node - S1) < 0.03  # the joining node sits at the saddle
-    # the straight A-B segment crosses a much higher ridge (brief: about +12.6)
+    # the straight A-B segment crosses a much higher ridge (about +12.6 above the bound)
     seg = straight_curve(A, B, 4001)
     assert 12.5 < MB.energy(seg).max() < 12.8
 
@@ -169,7 +169,7 @@ def test_resample_natural_chart_keeps_inserted_points_between_neighbours():
 
 
 def test_geodesic_refinement_keeps_grid_posterior_admissible_regression():
-    # regression (issue 7 sweep, lambda_end 6.0, kT 20, grid_n 97: "no geodesic initialisation
+    # regression (Müller–Brown sweep, lambda_end 6.0, kT 20, grid_n 97: "no geodesic initialisation
     # succeeded"): between coarse-to-fine levels the geodesic was resampled linearly in
     # (y, lambda). A coarse iterate far out in y at low SNR (admissible: its tilt s*y is small)
     # then gets interpolants such as y = (21, -3) at lambda = 3.7, whose restraint pulls the

@@ -1,4 +1,4 @@
-"""The frozen-field identity of the stop-gradient loss and autograd through the fields (issue 6)."""
+"""The frozen-field identity of the stop-gradient loss and autograd through the fields ."""
 
 from __future__ import annotations
 

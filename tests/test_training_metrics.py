@@ -1,4 +1,4 @@
-"""Datasets and two-sample metrics of driftlab.training (issue 6)."""
+"""Datasets and two-sample metrics of driftlab.training ."""
 
 from __future__ import annotations
 

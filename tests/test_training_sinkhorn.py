@@ -1,4 +1,4 @@
-"""The Sinkhorn-divergence drift (issue 6, science.md section 7)."""
+"""The Sinkhorn-divergence drift (docs/theory.md, the Sinkhorn section)."""
 
 from __future__ import annotations
 

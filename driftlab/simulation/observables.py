@@ -2,7 +2,7 @@ r"""Observables of a particle configuration relative to the target sample set.
 
 * :func:`mode_amplitudes` -- Fourier coefficients :math:`\hat q(k) - \hat p(k)` with
   :math:`\hat q(k) = \frac1N\sum_i e^{ik\cdot x_i}` (the quantity whose decay rate the
-  spectral theory predicts, [T] / science.md section 5).
+  spectral theory predicts, [T]; docs/theory.md, the spectral section).
 * :func:`mmd2` -- squared maximum mean discrepancy with a Gaussian kernel (unbiased-free
   V-statistic; minimum-image distances on a torus).
 * :func:`energy_distance` -- Székely's energy distance :math:`2E|X-Y| - E|X-X'| - E|Y-Y'|` (R^d).

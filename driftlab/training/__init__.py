@@ -1,4 +1,4 @@
-"""Generator training by drifting (issue 6): toy data, generators, fields, trainer, metrics.
+"""Generator training by drifting : toy data, generators, fields, trainer, metrics.
 
 Imports torch (the trainer needs it); the theory/CLI-table modules of driftlab never import
 this subpackage at import time.

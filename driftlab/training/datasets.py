@@ -134,7 +134,7 @@ def eight_gaussians(radius: float = 2.0, std: float = 0.1) -> ToyDataset:
 
 
 def two_gaussians(separation: float = 4.0, std: float = 0.5) -> ToyDataset:
-    """The 2-D two-Gaussian toy of science.md section 6: N((+-separation/2, 0), std^2 I), equal weights."""
+    """The 2-D two-Gaussian toy of docs/theory.md, the stop-gradient section: N((+-separation/2, 0), std^2 I), equal weights."""
     separation = check_positive(separation, "separation")
     std = check_positive(std, "std")
     means = np.array([[-separation / 2.0, 0.0], [separation / 2.0, 0.0]])

@@ -1,4 +1,4 @@
-r"""The frozen-field identity of the stop-gradient drifting loss ([T], science.md section 6).
+r"""The frozen-field identity of the stop-gradient drifting loss ([T], docs/theory.md, the stop-gradient section).
 
 For a generator :math:`x_i = f_\theta(\epsilon_i)`, a field :math:`V` evaluated at the current
 samples and *frozen* (stop-gradient), and

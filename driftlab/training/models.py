@@ -77,7 +77,7 @@ class ParticleGenerator(nn.Module):
 
     The Jacobian of each output with respect to its own parameters is the identity, so a
     stop-gradient drifting step with SGD is exactly the particle update
-    :math:`x_i \leftarrow x_i + (2\,\mathrm{lr}/N)\,\eta V(x_i)` (science.md section 6).
+    :math:`x_i \leftarrow x_i + (2\,\mathrm{lr}/N)\,\eta V(x_i)` (docs/theory.md, the stop-gradient section).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-r"""The Sinkhorn-divergence drift of [T] (science.md section 7), from POT's log-domain Sinkhorn.
+r"""The Sinkhorn-divergence drift of [T] (docs/theory.md, the Sinkhorn section), from POT's log-domain Sinkhorn.
 
 With the cost :math:`c(x, y) = |x - y|^2 / 2`, entropic regularisation :math:`\varepsilon` and
 uniform weights, let :math:`\pi_{qp}` and :math:`\pi_{qq}` be the entropic plans between the
