@@ -208,3 +208,15 @@ def test_cli_resume_matches_a_straight_run(tmp_path):
     ma, mb = (json.loads((p / "metrics.json").read_text()) for p in (a, b))
     assert without_timings(ma) == without_timings(mb)
     assert [r["step"] for r in mb["history"]] == [0, 2, 4, 5]
+
+
+def test_checkpoint_that_does_not_fit_the_run_is_reported(tmp_path):
+    from driftlab._io import CheckpointError
+
+    train(_cfg(steps=2), progress=False, out_dir=tmp_path)
+    path = tmp_path / CHECKPOINT_NAME
+    state = torch.load(path, weights_only=True)
+    state["model"].pop(next(iter(state["model"])))  # a parameter missing, the parameters unchanged
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=f"{CHECKPOINT_NAME} does not fit this run.*resume=False"):
+        train(_cfg(), progress=False, out_dir=tmp_path)

@@ -41,8 +41,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from driftlab._io import (Param, RunDirectory, RunFolderMismatch, atomic_write_bytes, params_hash, read_checkpoint_file,
-                          write_json)
+from driftlab._io import (CheckpointError, Param, RunDirectory, RunFolderMismatch, atomic_write_bytes, params_hash,
+                          read_checkpoint_file, write_json)
 from driftlab._validation import check_int, check_positive
 from driftlab.training.datasets import ToyDataset, get_dataset
 from driftlab.training.fields import DriftField, make_field
@@ -438,14 +438,20 @@ def _restore(state: dict, cfg: TrainConfig, identity: dict, run_dir: RunDirector
     if step > cfg.steps:
         raise RunFolderMismatch(run_dir.path, [("steps", step, cfg.steps)], parts=[
             f"{run_dir.path} holds a run already at step {step}, beyond ", Param("steps"), f" {cfg.steps}"])
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    rng.bit_generator.state = state["rng"]["numpy"]
-    gen.set_state(state["rng"]["torch_noise"])
-    torch.set_rng_state(state["rng"]["torch_global"])
+    try:  # a file that passed the parameter check but does not fit (hand-edited, other torch build)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]["numpy"]
+        gen.set_state(state["rng"]["torch_noise"])
+        torch.set_rng_state(state["rng"]["torch_global"])
+        losses[:step] = state["losses"].numpy()
+        last = int(state["last"])
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        ckpt = run_dir.file(CHECKPOINT_NAME)
+        raise CheckpointError(ckpt, [f"the checkpoint {ckpt} does not fit this run ({type(exc).__name__}: {first})"]
+                              ) from exc
     history.extend(state["history"])
-    losses[:step] = state["losses"].numpy()
-    last = int(state["last"])
     if step < cfg.steps and cfg.eval_every and step % cfg.eval_every and history and history[-1]["step"] == step:
         # the row of the former last step: a longer uninterrupted run has none there
         history.pop()
