@@ -327,7 +327,12 @@ def _parity_cases(ctx: _Ctx, cases, label: str):
         if tol > _MAX_TOL:
             skipped += 1
             continue
-        v = ctx.call(x, yp, yn, t, ctx.dtype)
+        try:
+            v = ctx.call(x, yp, yn, t, ctx.dtype)
+        except _CallError as e:
+            raise _CallError(f"{e} (n={x.shape[0]} m+={yp.shape[0]} m-={yn.shape[0]} d={x.shape[1]} "
+                             f"temperature={t if not isinstance(t, float) else float(f'{t:.6g}')}, "
+                             f"|logit| up to {L:.3g})") from None
         err = _rel_err(v, ref, ctx.dtype, ctx.slack(x))
         n_run += 1
         if err / tol > margin:
