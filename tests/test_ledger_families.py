@@ -21,7 +21,9 @@ from driftlab.theory import ledger as L
 from driftlab.theory._claims import algorithm2 as A
 from driftlab.theory._claims import estimators as E
 from driftlab.theory._claims import official as O
+from driftlab.theory._claims import spacetime as ST
 from driftlab.theory._claims import spectral as SP
+from driftlab.theory._claims import variational as VA
 from driftlab.theory._claims._record import Claim, Evidence, Outcome, evidence_digest
 
 
@@ -118,6 +120,27 @@ def test_mutation_official_toy():
     assert O.check_committed_reduced_run(True, w2_scale=2.0).verdict == "refuted"
 
 
+@pytest.mark.slow
+def test_mutation_sinkhorn():
+    # s^2 = 1.01 eps in the reference posterior means; -(N - 1) grad S instead of -N grad S
+    assert VA.check_sinkhorn_zero_iterations(True, s2_factor=1.01).verdict == "refuted"
+    assert VA.check_sinkhorn_converged_gradient(True, factor=8.0).verdict == "refuted"
+
+
+def test_mutation_stopgrad_and_committed_ablations():
+    assert VA.check_frozen_field_jko(True, eta_factor=1.01).verdict == "refuted"  # 2.02 eta instead of 2 eta
+    assert VA.check_collapse_without_stopgrad(True, loss_ratio=0.5).verdict == "refuted"
+    assert VA.check_sinkhorn_mode_coverage(True, min_fraction=1.01).verdict == "refuted"
+
+
+def test_mutation_spacetime():
+    wrong = dict(ST.TOY_PUBLISHED, geodesic=6.45)
+    assert ST.check_toy_geodesic(True, published=wrong).verdict == "refuted"
+    assert ST.check_toy_geodesic(True, published=dict(ST.TOY_PUBLISHED, t_peak=0.55)).verdict == "refuted"
+    assert ST.check_hyperbolic(True, order=1.0).verdict == "refuted"  # a first-order claim
+    assert ST.check_pf_ode_vs_geodesic(True, length_margin=0.005).verdict == "refuted"
+
+
 # ----- registry as data --------------------------------------------------------------------
 def test_every_figure_named_by_a_claim_exists():
     from driftlab.repro import discover
@@ -145,7 +168,7 @@ def test_tiers_nest_and_quick_covers_every_paper():
     assert len(full) == len(L.CLAIMS)
     papers = {c.primary_paper for c in L.CLAIMS}
     assert {c.primary_paper for c in quick} == papers
-    assert {"[D]", "[T]", "[L]", "[F]", "[KG]", "[ABC]"} <= papers
+    assert {"[D]", "[T]", "[L]", "[F]", "[KG]", "[ABC]", "[S]"} <= papers
     with pytest.raises(ValueError, match="tier must be one of"):
         L.select_claims("huge")
     with pytest.raises(ValueError, match="tier must be one of"):

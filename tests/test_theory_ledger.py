@@ -44,7 +44,8 @@ def test_registry_is_well_formed():
     families = {c.family for c in L.CLAIMS}
     assert {"tweedie", "fourier", "scale-mixture", "laplace-decomposition", "laplace-residual",
             "identifiability", "reverse-fisher", "conservativity", "algorithm2", "estimators", "official-toy",
-            "spectral-rates", "spectral-laws", "spectral-landau", "spectral-particles"} <= families
+            "spectral-rates", "spectral-laws", "spectral-landau", "spectral-particles", "sinkhorn", "stop-gradient",
+            "spacetime"} <= families
     for c in L.CLAIMS:
         assert c.expected in ("verified", "refuted") and c.tolerance and c.why and c.paper, c.id
         assert c.tier in L.TIERS, c.id

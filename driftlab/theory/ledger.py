@@ -40,7 +40,9 @@ from driftlab.theory._claims import (
     gaussian,
     laplace,
     official,
+    spacetime,
     spectral,
+    variational,
 )
 from driftlab.theory._claims._record import (
     TIERS,
@@ -56,7 +58,8 @@ __all__ = ["Outcome", "Claim", "Evidence", "ClaimResult", "CLAIMS", "FAMILY_MODU
            "render_markdown"]
 
 #: the per-family check modules, in ledger order
-FAMILY_MODULES = (gaussian, laplace, conservativity, algorithm2, estimators, official, spectral)
+FAMILY_MODULES = (gaussian, laplace, conservativity, algorithm2, estimators, official, spectral, variational,
+                  spacetime)
 
 CLAIMS: list[Claim] = [c for mod in FAMILY_MODULES for c in mod.CLAIMS]
 
@@ -68,6 +71,7 @@ PAPERS = {
     "[L]": "Lai et al. 2026 (Laplace kernel: scale mixture, decomposition, residual laws)",
     "[F]": "Franz et al. 2026 (conservativity, the companion kernel)",
     "[KG]": "Esteban-Casadevall et al. 2026 (kernel-gradient drifting)",
+    "[S]": "Karczewski et al. 2025, spacetime geometry of diffusion models (arXiv:2505.17517)",
     "[ABC]": "the [ABC] bias correction of self-normalised estimators",
 }
 

@@ -6,7 +6,9 @@
 * :mod:`.gaussian`, :mod:`.laplace`, :mod:`.conservativity`: the theorems of [T], [L], [F], [KG];
 * :mod:`.algorithm2`, :mod:`.estimators`, :mod:`.official`: [D]'s Algorithm 2, the batch
   estimators' equilibrium bias ([ABC]) and the official pipeline and toy;
-* :mod:`.spectral`: [T]'s spectral analysis (rates, bottleneck, annealing, particles, Landau).
+* :mod:`.spectral`: [T]'s spectral analysis (rates, bottleneck, annealing, particles, Landau);
+* :mod:`.variational`: [T]'s stop-gradient / JKO reading and the Sinkhorn drift;
+* :mod:`.spacetime`: [S]'s hyperbolic closed form, 1-D toy and PF-ODE paths.
 
 Every module defines ``CLAIMS`` (a list of :class:`Claim`) and module-level check functions
 that take the perturbations their mutation tests use.
