@@ -270,3 +270,49 @@ def test_grouped_and_weighted_adapters():
         return user_drift(x, yp, yn, t) * w.sum() / (w.sum() + 1.0)
 
     assert not check_drift(weighted_negatives(ignores_weights_badly), "joint", checks=["parity"]).passed
+
+
+def _weighted_joint(x, yp, yn, t, w, *, bug=None):
+    """Joint Laplace field with negative weights as multiplicities (log w added to the logits)."""
+    d = np.concatenate([yp, yn])[None] - x[:, None]
+    lg = -np.sqrt((d * d).sum(-1)) / t
+    m = yp.shape[0]
+    with np.errstate(divide="ignore"):
+        lw = np.log(np.asarray(w, np.float64))
+    if bug == "weights-after-normalising":
+        a = np.exp(lg - _lse(lg, 1))
+        a[:, m:] *= np.asarray(w, np.float64)
+    else:
+        lg[:, m:] += lw
+        a = np.exp(lg - _lse(lg, 1))
+    ap, an = a[:, :m], a[:, m:]
+    wv = np.concatenate([ap * an.sum(1, keepdims=True), -an * ap.sum(1, keepdims=True)], 1)
+    return (wv[..., None] * d).sum(1).astype(x.dtype)
+
+
+def test_negative_weights_check_accepts_multiplicities_and_flags_a_misplaced_weight():
+    good = check_drift(weighted_negatives(_weighted_joint), "joint")
+    assert good.passed and "negative-weights" in {r.id for r in good.rows}, _show(good)
+    bad = check_drift(weighted_negatives(lambda *a: _weighted_joint(*a, bug="weights-after-normalising")), "joint")
+    # unit weights hide the mistake from every other check
+    assert _failed(bad) == {"negative-weights"}, _show(bad)
+
+
+def test_negative_weights_check_for_the_official_convention():
+    from driftlab.fields import official_drift
+
+    def weighted_official(g, p, n, t, w):
+        return official_drift(g, p, n, weight_neg=w, temperatures=t)
+
+    def ignores_weights(g, p, n, t, w):
+        return official_drift(g, p, n, temperatures=t)
+
+    report = check_drift(weighted_negatives(weighted_official), "official")
+    assert report.passed, _show(report)
+    bad = check_drift(weighted_negatives(ignores_weights), "official", checks=["parity", "negative-weights"])
+    assert _failed(bad) == {"negative-weights"}, _show(bad)
+
+
+def test_negative_weights_check_is_listed_as_not_applicable_without_weights():
+    report = check_drift(_fn(), "joint", checks=["parity", "negative-weights"])
+    assert [r.id for r in report.rows] == ["parity"] and "weighted_negatives" in report.not_applicable["negative-weights"]

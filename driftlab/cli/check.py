@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from driftlab.cli._errors import NameList, NumberList, usage_errors
+from driftlab.testing import CHECKS
 
 _ADAPTERS = ("loss", "grouped", "weighted-negatives", "self-masked", "float32-only")
 
@@ -83,9 +84,7 @@ def _load_target(target: str):
 @click.option("--self-mask", is_flag=True, help="The negatives are the queries, self-pairs dropped.")
 @click.option("--temperatures", type=NumberList(float, min=0.0, min_open=True), default=None,
               help="official: the default temperatures, comma-separated (default 0.02,0.05,0.2).")
-@click.option("--checks", type=NameList(["contract", "types", "parity", "extreme-temperatures", "translation",
-                                         "rotation", "scale", "swap-antisymmetry", "identical-sets", "unbiased",
-                                         "convergence", "far-field-float32", "edge-cases"]),
+@click.option("--checks", type=NameList(list(CHECKS)),
               default=None, help="Run only these checks (comma-separated).")
 @click.option("--adapter", type=click.Choice(_ADAPTERS), default=None,
               help="The target's signature when it is not fn(x, y_pos, y_neg, temperature).")

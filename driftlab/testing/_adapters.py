@@ -74,8 +74,14 @@ def grouped(fn: Callable) -> Callable:
 
 
 def weighted_negatives(fn: Callable) -> Callable:
-    """Adapt ``fn(x, y_pos, y_neg, temperature, weight_neg)`` (CFG-style negative weights):
-    checked with unit weights, which must reproduce the unweighted convention."""
+    """Adapt ``fn(x, y_pos, y_neg, temperature, weight_neg)`` (CFG-style negative weights).
+
+    Every check calls it with unit weights, which must reproduce the unweighted convention;
+    the ``negative-weights`` check then calls it with non-trivial weights: integer weights
+    (zeros included) must equal repeating each negative that many times (batch conventions:
+    a weight is a multiplicity), and real weights in ``"official"`` must match the official
+    code's weighting (they enter the scale's weighted mean and multiply the affinities).
+    """
 
     def wrapper(x, y_pos, y_neg, temperature):
         m = y_neg.shape[0]
@@ -87,7 +93,7 @@ def weighted_negatives(fn: Callable) -> Callable:
             w = np.ones(m, dtype=y_neg.dtype)
         return fn(x, y_pos, y_neg, temperature, w)
 
-    return _tag(wrapper, fn)
+    return _tag(wrapper, fn, __driftlab_weighted__=fn)
 
 
 def self_masked(fn: Callable) -> Callable:

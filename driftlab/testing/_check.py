@@ -31,6 +31,8 @@ CHECKS: dict[str, str] = {
     "convergence": "the batch field tends to the exact population field as the set sizes grow",
     "far-field-float32": "float32 queries far from both sets: finite, and equal to the reference where it is representable",
     "edge-cases": "finite and correct on single points, duplicates, coincident points and d = 1",
+    "negative-weights": "weighted negatives (weighted_negatives adapter): integer weights = repeated points "
+                        "(batch conventions), the official weighting (official)",
 }
 
 _BUDGETS = {
@@ -602,6 +604,41 @@ def check_edge(ctx: _Ctx):
 _EDGE_WHY = f"relative difference to the reference, {_TOL_TEXT} as for parity"
 
 
+def check_weights(ctx: _Ctx):
+    raw = getattr(ctx.call.fn, "__driftlab_weighted__")
+    rng = ctx.rng(14)
+    conv = ctx.conv
+    margin, worst, worst_tol, msg = -math.inf, 0.0, None, ""
+    for d, spread in ((2, 1.0), (5, 0.1), (1, 10.0)):
+        x, yp, yn = ctx.problem(rng, 6, 8, 7, d, spread)
+        t = ctx.temperature(0.3 if not conv.is_official else conv.default_temperature, spread, d)
+        if conv.is_official:
+            w = rng.uniform(0.25, 3.0, size=yn.shape[0])
+            w[0] = 0.0
+            ref, L = conv.reference(x, yp, yn, t, weight_neg=w)
+            shapes = (x, yp, yn)
+        else:
+            w = np.array([0, 1, 2, 3, 1, 2, 1], dtype=np.float64)
+            rep = np.repeat(yn, w.astype(int), axis=0)
+            ref, L = conv.reference(x, yp, rep, t)
+            shapes = (x, yp, rep)
+        X, P, N = (ctx.call.convert(a, ctx.dtype) for a in (x, yp, yn))
+        W = ctx.call.convert(w, ctx.dtype)
+        try:
+            out = raw(X, P, N, t, W)
+        except Exception as e:  # noqa: BLE001
+            raise _CallError(f"the callable raised {type(e).__name__}: {e} (weights {w.round(3).tolist()})") from None
+        v = ctx.call.to_numpy(out, x.shape)
+        tol = ctx.tol(L, shapes)
+        err = _rel_err(v, ref, ctx.dtype)
+        if err / tol > margin:
+            margin, worst, worst_tol = err / tol, err, tol
+            msg = f"worst case d={d}, weights {w.round(3).tolist()}"
+    why = ("relative difference to the reference with the negatives repeated by their integer weights "
+           "(official: weighted official reference); " + _TOL_TEXT + " as for parity")
+    return margin <= 1.0, worst, worst_tol, why, msg
+
+
 def check_contract(ctx: _Ctx):
     rng = ctx.rng(12)
     x, yp, yn = ctx.problem(rng, 5, 7, 4, 3, 1.0)
@@ -657,11 +694,19 @@ _RUNNERS = {
     "convergence": check_convergence,
     "far-field-float32": check_far_field,
     "edge-cases": check_edge,
+    "negative-weights": check_weights,
 }
 
 
-def _not_applicable(conv: Convention) -> dict:
+_NO_WEIGHTS = "the callable takes no weights (wrap it with weighted_negatives)"
+
+
+def _not_applicable(conv: Convention, fn=None) -> dict:
     out = {}
+    if getattr(fn, "__driftlab_weighted__", None) is None:
+        out["negative-weights"] = _NO_WEIGHTS
+    elif conv.self_mask:
+        out["negative-weights"] = "the negatives are the queries (self-masked)"
     if conv.scale_power is None:
         out["scale"] = "the official pipeline clips distances at 1e-4 and the scale at 1e-3 (absolute lengths)"
     if not conv.antisymmetric:
@@ -753,9 +798,11 @@ def check_drift(fn: Callable, convention: Any, *, dtype: str = "float64", budget
                                                              or "self_mask" in params):
         params["self_mask"] = True
     conv = get_convention(convention, **params)
-    na = _not_applicable(conv)
+    na = _not_applicable(conv, fn)
     if checks is None:
         wanted = [c for c in CHECKS if c not in na]
+        if na.get("negative-weights") == _NO_WEIGHTS:  # not worth a row unless asked for
+            del na["negative-weights"]
     else:
         if isinstance(checks, str):
             checks = [checks]

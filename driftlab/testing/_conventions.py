@@ -61,13 +61,17 @@ class Convention:
     def self_mask(self) -> bool:
         return bool(self.params.get("self_mask", False))
 
-    def reference(self, x, y_pos, y_neg, temperature):
-        """``(V, L)``: the dense float64 field and the largest weighted |logit|."""
+    def reference(self, x, y_pos, y_neg, temperature, weight_neg=None):
+        """``(V, L)``: the dense float64 field and the largest weighted |logit|.
+
+        ``weight_neg``: official only (batch conventions express weights as multiplicities)."""
         if self.is_official:
             p = self.params
             return R.official_reference(x, y_pos, y_neg, tuple(temperature), floor=p["floor"],
                                         self_mask_offset=p["self_mask_offset"],
-                                        distance_scale=p["distance_scale"])
+                                        distance_scale=p["distance_scale"], weight_neg=weight_neg)
+        if weight_neg is not None:
+            raise ValueError("batch conventions take weights as multiplicities: repeat the points")
         return _BATCH[self.name](x, y_pos, y_neg, temperature, kernel=self.kernel, self_mask=self.self_mask)
 
     # --- the properties each convention keeps (which checks apply) ------------------------
