@@ -132,9 +132,10 @@ def rate(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> np.ndar
     method : {"auto", "closed", "numerical"}
         ``"closed"``: the kernel's closed form (:meth:`RadialKernel.linear_rate`: Gaussian,
         Laplace, Matérn, IMQ; raises otherwise); ``"numerical"``: radial Fourier (Hankel)
-        transform of the profile, for :math:`|k|\ell \leq` :data:`NUMERICAL_K_MAX` (refused
+        transform of the profile (power-law tails such as the IMQ's included, where the
+        transform exists), for :math:`|k|\ell \leq` :data:`NUMERICAL_K_MAX` (refused
         beyond), within its error estimate of the exact rate: about 1e-15 absolute at
-        :math:`k\ell \sim 1`, growing like :math:`k\ell` to at most 1e-9 at the top of the range
+        :math:`k\ell \sim 1`, growing like :math:`k\ell` to at most ~1e-8 at the top of the range
         (rates are at most :math:`\lambda_{\max} < 2`); a value within its estimate of 0 (its
         sign unresolved) is returned as 0;
         ``"auto"``: closed form where available.
