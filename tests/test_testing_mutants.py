@@ -316,3 +316,29 @@ def test_negative_weights_check_for_the_official_convention():
 def test_negative_weights_check_is_listed_as_not_applicable_without_weights():
     report = check_drift(_fn(), "joint", checks=["parity", "negative-weights"])
     assert [r.id for r in report.rows] == ["parity"] and "weighted_negatives" in report.not_applicable["negative-weights"]
+
+
+def test_groups_check_flags_cross_group_leakage_and_accepts_the_official_pooling():
+    from driftlab.fields import official_drift
+
+    def per_group(x, yp, yn, t):
+        return np.stack([user_drift(a, b, a if yn is x else c, t) for a, b, c in zip(x, yp, yn)])
+
+    def leaky(x, yp, yn, t):  # every group sees the positives of all groups
+        allp = yp.reshape(-1, yp.shape[-1])
+        return np.stack([user_drift(a, allp, c, t) for a, c in zip(x, yn)])
+
+    good = check_drift(grouped(per_group), "joint")
+    assert good.passed and "groups" in {r.id for r in good.rows}, _show(good)
+    bad = check_drift(grouped(leaky), "joint")
+    assert _failed(bad) == {"groups"}, _show(bad)  # with G = 1 nothing leaks
+
+    def official_grouped(g, p, n, t):
+        return official_drift(g, p, n, temperatures=t)
+
+    def official_per_group(g, p, n, t):  # the scale and RMS not pooled: not the official code
+        return np.stack([official_drift(a, b, c, temperatures=t) for a, b, c in zip(g, p, n)])
+
+    assert check_drift(grouped(official_grouped), "official").passed
+    bad = check_drift(grouped(official_per_group), "official")
+    assert _failed(bad) == {"groups"}, _show(bad)

@@ -60,8 +60,13 @@ def from_loss(loss_fn: Callable, *, reduction: str = "mean") -> Callable:
 
 
 def grouped(fn: Callable) -> Callable:
-    """Adapt ``fn(x[G, n, d], y_pos[G, m+, d], y_neg[G, m-, d], temperature) -> V[G, n, d]``
-    (checked with one group, G = 1)."""
+    """Adapt ``fn(x[G, n, d], y_pos[G, m+, d], y_neg[G, m-, d], temperature) -> V[G, n, d]``.
+
+    Every check calls it with one group (G = 1); the ``groups`` check then calls it with three
+    groups of different data: batch conventions must treat each group independently,
+    ``"official"`` must pool the distance scale and each temperature's RMS over the groups as
+    the official code does.
+    """
 
     def wrapper(x, y_pos, y_neg, temperature):
         X = x[None]
@@ -70,7 +75,7 @@ def grouped(fn: Callable) -> Callable:
             raise ValueError(f"a grouped callable must return shape (1, n, d), got {getattr(out, 'shape', type(out))}")
         return out[0]
 
-    return _tag(wrapper, fn)
+    return _tag(wrapper, fn, __driftlab_grouped__=fn)
 
 
 def weighted_negatives(fn: Callable) -> Callable:

@@ -33,6 +33,8 @@ CHECKS: dict[str, str] = {
     "edge-cases": "finite and correct on single points, duplicates, coincident points and d = 1",
     "negative-weights": "weighted negatives (weighted_negatives adapter): integer weights = repeated points "
                         "(batch conventions), the official weighting (official)",
+    "groups": "grouped input (grouped adapter), three groups: independent per group (batch conventions), "
+              "scale and RMS pooled over the groups (official)",
 }
 
 _BUDGETS = {
@@ -639,6 +641,36 @@ def check_weights(ctx: _Ctx):
     return margin <= 1.0, worst, worst_tol, why, msg
 
 
+def check_groups(ctx: _Ctx):
+    raw = getattr(ctx.call.fn, "__driftlab_grouped__")
+    rng = ctx.rng(15)
+    conv = ctx.conv
+    d, n, mp, mn = 3, 6, 8, 5
+    probs = [ctx.problem(rng, n, mp, mn, d, s) for s in (1.0, 0.3, 3.0)]
+    xs = np.stack([p[0] for p in probs])
+    yps = np.stack([p[1] for p in probs])
+    yns = xs if conv.self_mask else np.stack([p[2] for p in probs])
+    t = conv.default_temperature if conv.is_official else ctx.temperature(0.3, 1.0, d)
+    if conv.is_official:
+        ref, L = conv.reference(xs, yps, yns, t)
+    else:
+        outs = [conv.reference(p[0], p[1], p[0] if conv.self_mask else p[2], t) for p in probs]
+        ref, L = np.stack([o[0] for o in outs]), max(o[1] for o in outs)
+    X = ctx.call.convert(xs, ctx.dtype)
+    P = ctx.call.convert(yps, ctx.dtype)
+    N = X if conv.self_mask else ctx.call.convert(yns, ctx.dtype)
+    try:
+        out = raw(X, P, N, t)
+    except Exception as e:  # noqa: BLE001
+        raise _CallError(f"the callable raised {type(e).__name__} on 3 groups: {e}") from None
+    v = ctx.call.to_numpy(out, xs.shape)
+    tol = ctx.tol(L, probs[0])
+    errs = [_rel_err(v[g], ref[g], ctx.dtype) for g in range(3)]
+    why = ("per-group relative difference to the reference (official: pooled over the groups); "
+           + _TOL_TEXT + " as for parity")
+    return max(errs) <= tol, max(errs), tol, why, "per-group errors " + ", ".join(f"{e:.3g}" for e in errs)
+
+
 def check_contract(ctx: _Ctx):
     rng = ctx.rng(12)
     x, yp, yn = ctx.problem(rng, 5, 7, 4, 3, 1.0)
@@ -695,10 +727,12 @@ _RUNNERS = {
     "far-field-float32": check_far_field,
     "edge-cases": check_edge,
     "negative-weights": check_weights,
+    "groups": check_groups,
 }
 
 
 _NO_WEIGHTS = "the callable takes no weights (wrap it with weighted_negatives)"
+_NO_GROUPS = "the callable takes no groups (wrap it with grouped)"
 
 
 def _not_applicable(conv: Convention, fn=None) -> dict:
@@ -707,6 +741,8 @@ def _not_applicable(conv: Convention, fn=None) -> dict:
         out["negative-weights"] = _NO_WEIGHTS
     elif conv.self_mask:
         out["negative-weights"] = "the negatives are the queries (self-masked)"
+    if getattr(fn, "__driftlab_grouped__", None) is None:
+        out["groups"] = _NO_GROUPS
     if conv.scale_power is None:
         out["scale"] = "the official pipeline clips distances at 1e-4 and the scale at 1e-3 (absolute lengths)"
     if not conv.antisymmetric:
@@ -801,8 +837,9 @@ def check_drift(fn: Callable, convention: Any, *, dtype: str = "float64", budget
     na = _not_applicable(conv, fn)
     if checks is None:
         wanted = [c for c in CHECKS if c not in na]
-        if na.get("negative-weights") == _NO_WEIGHTS:  # not worth a row unless asked for
-            del na["negative-weights"]
+        for key, why in (("negative-weights", _NO_WEIGHTS), ("groups", _NO_GROUPS)):
+            if na.get(key) == why:  # not worth a row unless asked for
+                del na[key]
     else:
         if isinstance(checks, str):
             checks = [checks]

@@ -201,42 +201,54 @@ def _softmax(z: np.ndarray, axis: int) -> np.ndarray:
 def official_reference(gen, pos, neg, temperatures=(0.02, 0.05, 0.2), *, floor=1e-6,
                        self_mask_offset=100.0, distance_scale=None, weight_gen=None,
                        weight_pos=None, weight_neg=None):
-    r"""The official multi-temperature field of [D] (one group), dense.
+    r"""The official multi-temperature field of [D], dense; ``(n, d)`` or grouped ``(G, n, d)``.
 
     Targets ``T = [gen, neg, pos]`` with weights ``w``; distances
     ``sqrt(max(|x - t|^2, 1e-8))``; scale = weighted mean distance over all gen-target pairs
-    (self-pairs included) unless ``distance_scale`` is given; normalised distances
-    ``d / max(scale, 1e-3)`` plus ``self_mask_offset`` on the self-pairs; per temperature R:
-    logits ``-dn / R``, ``A = w sqrt(max(softmax_row * softmax_col, floor))`` (column softmax
-    over the generated points), force in the coordinates divided by
-    ``c = max(scale / sqrt(d), 1e-3)``:
+    (self-pairs included, pooled over the groups) unless ``distance_scale`` is given;
+    normalised distances ``d / max(scale, 1e-3)`` plus ``self_mask_offset`` on the
+    self-pairs; per temperature R: logits ``-dn / R``,
+    ``A = w sqrt(max(softmax_row * softmax_col, floor))`` (column softmax over the generated
+    points of the group), force in the coordinates divided by ``c = max(scale / sqrt(d), 1e-3)``:
     ``F_i = sum_- A sum_+ A (t - x) / c - sum_+ A sum_- A (t - x) / c``, normalised by
-    ``sqrt(max(mean F^2, 1e-8))``; the field is the sum over temperatures.
+    ``sqrt(max(mean F^2, 1e-8))`` (mean pooled over the groups); the field is the sum over
+    temperatures. Weights have shape ``(m,)`` (or ``(G, m)`` grouped).
     """
-    gen, pos = _f64(gen, "gen"), _f64(pos, "pos")
-    n, d = gen.shape
-    neg = np.zeros((0, d)) if neg is None else _f64(neg, "neg")
-    ones = np.ones
-    wg = ones(n) if weight_gen is None else np.asarray(weight_gen, np.float64)
-    wn = ones(neg.shape[0]) if weight_neg is None else np.asarray(weight_neg, np.float64)
-    wp = ones(pos.shape[0]) if weight_pos is None else np.asarray(weight_pos, np.float64)
-    targets = np.concatenate([gen, neg, pos], axis=0)
-    tw = np.concatenate([wg, wn, wp])
-    diff = targets[None, :, :] - gen[:, None, :]
-    dist = np.sqrt(np.maximum((diff * diff).sum(-1), 1e-8))
-    scale = float(distance_scale) if distance_scale is not None else float((dist * tw[None, :]).mean() / tw.mean())
+    gen = np.asarray(gen, dtype=np.float64)
+    grouped = gen.ndim == 3
+    if not grouped:
+        gen = _f64(gen, "gen")[None]
+    G, n, d = gen.shape
+    pos = np.asarray(pos, np.float64).reshape(G, -1, d)
+    neg = np.zeros((G, 0, d)) if neg is None else np.asarray(neg, np.float64).reshape(G, -1, d)
+
+    def weights(w, m):
+        return np.ones((G, m)) if w is None else np.asarray(w, np.float64).reshape(G, m)
+
+    targets = np.concatenate([gen, neg, pos], axis=1)
+    tw = np.concatenate([weights(weight_gen, n), weights(weight_neg, neg.shape[1]),
+                         weights(weight_pos, pos.shape[1])], axis=1)
+    diff = targets[:, None, :, :] - gen[:, :, None, :]               # (G, n, T, d)
+    dist = np.sqrt(np.maximum((diff * diff).sum(-1), 1e-8))         # (G, n, T)
+    if distance_scale is not None:
+        scale = float(distance_scale)
+    else:
+        scale = float((dist * tw[:, None, :]).mean() / tw.mean())
     c = max(scale / math.sqrt(d), 1e-3)
     dn = dist / max(scale, 1e-3)
-    dn[np.arange(n), np.arange(n)] += float(self_mask_offset)
-    n_neg = n + neg.shape[0]
-    field = np.zeros((n, d))
+    dn[:, np.arange(n), np.arange(n)] += float(self_mask_offset)
+    n_neg = n + neg.shape[1]
+    field = np.zeros((G, n, d))
     cond = 0.0
     for R in temperatures:
         lg = -dn / float(R)
-        cond = max(cond, _weighted_logit_max(lg), _weighted_logit_max(lg.T))
-        aff = np.sqrt(np.maximum(_softmax(lg, 1) * _softmax(lg, 0), float(floor))) * tw[None, :]
-        a_neg, a_pos = aff[:, :n_neg], aff[:, n_neg:]
-        f = (a_neg.sum(1)[:, None] * np.einsum("nm,nmd->nd", a_pos, diff[:, n_neg:])
-             - a_pos.sum(1)[:, None] * np.einsum("nm,nmd->nd", a_neg, diff[:, :n_neg])) / c
+        forces = []
+        for g in range(G):
+            cond = max(cond, _weighted_logit_max(lg[g]), _weighted_logit_max(lg[g].T))
+            aff = np.sqrt(np.maximum(_softmax(lg[g], 1) * _softmax(lg[g], 0), float(floor))) * tw[g][None, :]
+            a_neg, a_pos = aff[:, :n_neg], aff[:, n_neg:]
+            forces.append((a_neg.sum(1)[:, None] * np.einsum("nm,nmd->nd", a_pos, diff[g][:, n_neg:])
+                           - a_pos.sum(1)[:, None] * np.einsum("nm,nmd->nd", a_neg, diff[g][:, :n_neg])) / c)
+        f = np.stack(forces)
         field += f / math.sqrt(max(float((f * f).mean()), 1e-8))
-    return field, cond
+    return (field if grouped else field[0]), cond
