@@ -73,14 +73,14 @@ def test_anneal_table_and_inadmissible_rate():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["spectrum", "--bandwidth", "-1"], "bandwidth must be > 0"),
+    (["spectrum", "--bandwidth", "-1"], "'--bandwidth': '-1' is not > 0"),
     (["spectrum", "--k", "0,1"], "k = 0"),
     (["spectrum", "--k", "a:b"], "cannot parse"),
     (["spectrum", "--dim", "0"], "x>=1"),
     (["spectrum", "--kernel", "imq", "--beta", "0.5"], "beta > dim/2"),
     (["spectrum", "--kernel", "wendland", "--method", "closed"], "no closed-form"),
-    (["anneal", "--eps", "2"], "eps must be in (0, 1)"),
-    (["kernels", "--kernels", "foo"], "unknown kernel"),
+    (["anneal", "--eps", "2"], "'--eps': '2' is not > 0 and < 1"),
+    (["kernels", "--kernels", "foo"], "unknown name(s) 'foo'"),
 ])
 def test_bad_input_gives_usage_error(args, needle):
     res = _invoke(*args)

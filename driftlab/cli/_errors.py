@@ -30,7 +30,7 @@ import re
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import click
 
@@ -253,12 +253,19 @@ class NumberList(click.ParamType):
 
 
 class NameList(click.ParamType):
-    """Comma-separated names from a fixed set, at least one, no repeats (``"straight,tent"``)."""
+    """Comma-separated names from a fixed set, at least one, no repeats (``"straight,tent"``).
+
+    ``choices`` is a sequence or a function returning one (read when the option is parsed).
+    """
 
     name = "names"
 
-    def __init__(self, choices: Sequence[str]):
-        self.choices = list(choices)
+    def __init__(self, choices: Sequence[str] | Callable[[], Sequence[str]]):
+        self._choices = choices
+
+    @property
+    def choices(self) -> list[str]:
+        return list(self._choices() if callable(self._choices) else self._choices)
 
     def convert(self, value, param, ctx):
         if isinstance(value, list):

@@ -12,10 +12,11 @@ markdown`` writes the ledger, grouped by paper, to docs/claims.md of the checkou
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
+
+from driftlab.cli._errors import prepare_out_file, refuse_unused
 
 _MARK = {"verified": "verified", "refuted": "REFUTED", "inconclusive": "inconclusive", "error": "ERROR"}
 
@@ -47,17 +48,28 @@ def _markdown(results, tier: str) -> str:
 @click.option("--recompute", is_flag=True, help="Rerun the command behind every committed-result claim first.")
 @click.option("--only", "only", multiple=True, metavar="ID", help="Run only this claim (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where --format markdown/json writes (markdown default: docs/claims.md of the checkout).")
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="Where --format markdown/json writes (markdown default: docs/claims.md of the checkout; "
+                   "with --only, --output is required so that the full ledger is not replaced by a part).")
 @click.option("--list", "list_only", is_flag=True, help="List the claims and exit.")
-def verify(quick: bool, full: bool, recompute: bool, only: tuple[str, ...], fmt: str, output: Path | None,
-           list_only: bool) -> None:
+@click.pass_context
+def verify(ctx: click.Context, quick: bool, full: bool, recompute: bool, only: tuple[str, ...], fmt: str,
+           output: Path | None, list_only: bool) -> None:
     """Run the theorem checks of the claims ledger and print claim, paper, measured value, tolerance, verdict."""
     from driftlab.theory.ledger import CLAIMS, run_claims, summary_line
 
     if quick and full:
         raise click.UsageError("--quick and --full are exclusive")
     tier = "quick" if quick else ("full" if full else "default")
+    if list_only:
+        refuse_unused(ctx, ["quick", "full", "recompute", "only", "fmt", "output"], "by --list")
+    elif output is not None and fmt == "table":
+        raise click.UsageError("--output is for --format json or markdown; the table goes to stdout")
+    elif fmt == "markdown" and only and output is None:
+        raise click.UsageError("--format markdown with --only would replace docs/claims.md by a partial ledger; "
+                               "give --output FILE")
+    if output is not None and not list_only:
+        prepare_out_file(output, "--output")  # before the checks run, not after
 
     if list_only:
         for c in CLAIMS:
@@ -96,5 +108,5 @@ def verify(quick: bool, full: bool, recompute: bool, only: tuple[str, ...], fmt:
     bad = [r for r in results if not r.ok]
     if bad:
         click.echo(f"{len(bad)} claim(s) not as expected: {', '.join(r.claim.id for r in bad)}", err=True)
-        sys.exit(1)
+        ctx.exit(1)
     click.echo(f"all {len(results)} claim(s) as expected", err=True)
