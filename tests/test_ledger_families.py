@@ -139,6 +139,10 @@ def test_mutation_spacetime():
     assert ST.check_toy_geodesic(True, published=dict(ST.TOY_PUBLISHED, t_peak=0.55)).verdict == "refuted"
     assert ST.check_hyperbolic(True, order=1.0).verdict == "refuted"  # a first-order claim
     assert ST.check_pf_ode_vs_geodesic(True, length_margin=0.005).verdict == "refuted"
+    assert ST.check_jeffreys_identity(True, sign=-1.0).verdict == "refuted"  # KL difference, not sum
+    assert ST.check_schedule_invariance(True, closed_form_scale=1.001).verdict == "refuted"
+    # an (absurd) 100-SE criterion: nothing is 'beaten' any more, so the refutation no longer stands
+    assert ST.check_mullerbrown_paths(True, z_threshold=100.0).verdict != "refuted"
 
 
 # ----- registry as data --------------------------------------------------------------------
