@@ -249,3 +249,12 @@ def test_importing_driftlab_testing_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False", out.stdout
+
+
+@pytest.mark.gpu
+def test_driftlab_estimators_pass_on_cuda():
+    """Same checks with torch CUDA tensors: types must keep the device."""
+    checks = [c for c in CHECKS if c not in ("unbiased", "convergence")]
+    for convention, fn, params in (OWN[0], OWN[3], OWN[-1]):
+        report = check_drift(fn, convention, params=params, array="torch", device="cuda", checks=checks)
+        assert report.passed, "\n" + report.to_table()

@@ -3,7 +3,6 @@ of driftlab's own estimator against the dense reference."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

@@ -607,7 +607,7 @@ _EDGE_WHY = f"relative difference to the reference, {_TOL_TEXT} as for parity"
 
 
 def check_weights(ctx: _Ctx):
-    raw = getattr(ctx.call.fn, "__driftlab_weighted__")
+    raw = ctx.call.fn.__driftlab_weighted__
     rng = ctx.rng(14)
     conv = ctx.conv
     margin, worst, worst_tol, msg = -math.inf, 0.0, None, ""
@@ -642,7 +642,7 @@ def check_weights(ctx: _Ctx):
 
 
 def check_groups(ctx: _Ctx):
-    raw = getattr(ctx.call.fn, "__driftlab_grouped__")
+    raw = ctx.call.fn.__driftlab_grouped__
     rng = ctx.rng(15)
     conv = ctx.conv
     d, n, mp, mn = 3, 6, 8, 5

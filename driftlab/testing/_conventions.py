@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -193,14 +193,14 @@ def _laplace_moments_1d(x, mu, sigma, tau):
 
     logk, shift, grad = [], [], []
     for xi in x[:, 0]:
-        def dens(y):
+        def dens(y, xi=xi):
             return math.exp(-abs(xi - y) / tau - 0.5 * ((y - mu[0]) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
 
         lo, hi = mu[0] - 40 * sigma, mu[0] + 40 * sigma
         pts = sorted({min(max(xi, lo), hi)})
         K = sum(integrate.quad(dens, a, b, epsabs=0, epsrel=1e-12, limit=200)[0]
                 for a, b in zip([lo] + pts, pts + [hi]))
-        M = sum(integrate.quad(lambda y: dens(y) * (y - xi), a, b, epsabs=0, epsrel=1e-12, limit=200)[0]
+        M = sum(integrate.quad(lambda y, xi=xi: dens(y) * (y - xi), a, b, epsabs=0, epsrel=1e-12, limit=200)[0]
                 for a, b in zip([lo] + pts, pts + [hi]))
         Gp = integrate.quad(dens, xi, hi, epsabs=0, epsrel=1e-12, limit=200)[0] if xi < hi else 0.0
         Gm = integrate.quad(dens, lo, xi, epsabs=0, epsrel=1e-12, limit=200)[0] if xi > lo else 0.0
@@ -233,5 +233,3 @@ def population_field(conv: Convention, x, mu_p, mu_q, sigma: float, temperature:
         return (rho * (1.0 - rho))[:, None] * (mp - mq)
     raise ValueError(f"no population field for convention {conv.name!r}")
 
-
-Reference = Callable[..., Any]
