@@ -34,6 +34,11 @@ def test_claim_has_expected_verdict(claim):
     # through run_claims: evidence-backed claims are hash-checked before their check runs
     (res,) = L.run_claims([claim.id], quick=True)
     out = res.outcome
+    if claim.tier == "full":
+        # a full-tier claim (e.g. the trained official toy) is judged only at full size by
+        # `driftlab verify --full`; here its reduced run must complete with a verdict
+        assert out.verdict in L.VERDICTS[:3], f"{claim.id}: {out.display}"
+        return
     assert out.verdict == claim.expected, (f"{claim.id}: measured {out.display}, verdict {out.verdict}, "
                                            f"expected {claim.expected}")
 

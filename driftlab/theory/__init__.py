@@ -1,4 +1,4 @@
-"""Theorem checks and the claims ledger ([T], [L], [F], [KG]; science.md sections 3, 4, 6).
+"""Theorem checks and the claims ledger ([D], [T], [L], [F], [KG], [S], [ABC]).
 
 Submodules (imported lazily; none imports torch):
 
@@ -9,7 +9,8 @@ Submodules (imported lazily; none imports torch):
 * :mod:`~driftlab.theory.identifiability`, :mod:`~driftlab.theory.fisher`,
   :mod:`~driftlab.theory.conservativity`: identifiability and collapse, reverse Fisher and
   the Gaussian drifting flow, Jacobian asymmetry.
-* :mod:`~driftlab.theory.ledger`: the claims registry behind ``driftlab verify``.
+* :mod:`~driftlab.theory.ledger`: the claims registry behind ``driftlab verify`` (plain
+  records; the checks live in per-family modules under ``driftlab/theory/_claims/``).
 
 >>> from driftlab.theory import laplace_moments, run_claims
 >>> [r.outcome.verdict for r in run_claims(["laplace.decomposition.mpmath"], quick=True)]

@@ -311,8 +311,10 @@ def check_operator_rates(quick: bool, exponent_shift: float = 0.0) -> Outcome:
 
 
 # ----- the registry -----------------------------------------------------------------------
-_SWEEP_CMD = ("OMP_NUM_THREADS=1 python -m analysis.simulation_anneal_sweep run --part 1d && "
-              "python -m analysis.simulation_anneal_sweep summarize")
+#: the 1-D part is resumable (finished run files are skipped), so a recompute removes them
+#: first; the runs are deterministic (byte-identical files) and `run` ends with `summarize`
+_SWEEP_CMD = ("rm -rf analysis/results/simulation_anneal_sweep/runs_1d && "
+              "OMP_NUM_THREADS=1 python -m analysis.simulation_anneal_sweep run --part 1d")
 _MP_WHY = ("references: 30-digit mpmath.diff of the textbook spectra (Gaussian exp(-s^2k^2/2), Laplace "
            "(1+tau^2k^2)^-(d+1)/2, Matern-3/2); closed forms agree to float64 round-off (1e-15 measured; 1e-12 "
            "allows growth with d); the numerical Hankel path is documented to ~1e-9 in absolute terms (measured "
