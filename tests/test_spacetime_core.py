@@ -386,7 +386,7 @@ def test_cli_geodesic_repeated_points_is_a_one_line_error():
     res = CliRunner().invoke(main, ["spacetime", "geodesic", "--za", "-1,1", "--zb", "1,1", "--points", "9,9"])
     assert res.exit_code in (1, 2), (res.exit_code, res.output)
     assert isinstance(res.exception, SystemExit), repr(res.exception)  # no traceback
-    assert "n_points" in res.output and "Traceback" not in res.output, res.output
+    assert "--points" in res.output and "Traceback" not in res.output, res.output
 
 
 # ----------------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_cli_spacetime():
     assert res.exit_code == 0, res.output
     assert "length" in res.output
     res = runner.invoke(main, ["spacetime", "diffed", "--data", "toy1d", "--a", "0", "--b", "1", "--t-min", "0"])
-    assert res.exit_code != 0 and "t_min" in res.output
+    assert res.exit_code != 0 and "--t-min" in res.output
     res = runner.invoke(main, ["spacetime", "diffed", "--data", "gaussian", "--a", "-0.5", "--b", "0.5",
                                "--t-min", "0.3", "--schedule", "vp", "--json"])
     assert res.exit_code == 0, res.output

@@ -235,14 +235,15 @@ class NumberList(click.ParamType):
             self.fail(f"{value!r}: at most {self.max_len} entries", param, ctx)
         out: list = []
         for p in pieces:
+            at = f"{p!r}" + (f" in {value!r}" if len(pieces) > 1 else "")
             try:
                 v = _parse_int(p) if self.kind is int else float(p)
             except ValueError:
-                self.fail(f"{p!r} in {value!r} is not {'an integer' if self.kind is int else 'a number'}", param, ctx)
+                self.fail(f"{at} is not {'an integer' if self.kind is int else 'a number'}", param, ctx)
             if not math.isfinite(v):
-                self.fail(f"{p!r} in {value!r} is not a finite number", param, ctx)
+                self.fail(f"{at} is not a finite number", param, ctx)
             if not _in_range(v, self.min, self.max, self.min_open, self.max_open):
-                self.fail(f"{p!r} in {value!r} is not {_range_text(self.min, self.max, self.min_open, self.max_open)}",
+                self.fail(f"{at} is not {_range_text(self.min, self.max, self.min_open, self.max_open)}",
                           param, ctx)
             out.append(v)
         if self.increasing and any(b <= a for a, b in zip(out, out[1:])):

@@ -7,17 +7,21 @@ import math
 
 import click
 
+from driftlab.cli._errors import FiniteFloat, NameList, NumberList, check_finite, refuse_unused
+
 DATASETS = ("toy1d", "gaussian")
+INITS = ("straight", "tent", "ode")
 
 
-def _floats(text: str, name: str) -> list[float]:
+def _schedule(ctx, param, value: str) -> str:
+    """--schedule: a name the library knows (checked while parsing, so the message names the option)."""
+    from driftlab.spacetime import make_schedule
+
     try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise click.BadParameter(f"{name} must be comma-separated numbers, got {text!r}") from exc
-    if not vals or not all(math.isfinite(v) for v in vals):
-        raise click.BadParameter(f"{name} must be finite numbers, got {text!r}")
-    return vals
+        make_schedule(value)
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(" ".join(str(exc).split()), ctx, param) from None
+    return value
 
 
 def _data(name: str, dim: int):
@@ -28,9 +32,17 @@ def _data(name: str, dim: int):
 
     if name == "toy1d":
         if dim != 1:
-            raise click.BadParameter("toy1d is one-dimensional: give one y coordinate per point")
+            raise click.UsageError("--data toy1d is one-dimensional: give one y coordinate per point "
+                                   f"(got {dim}), or use --data gaussian")
         return GaussianMixturePosterior(GaussianMixture([[-2.5], [0.5], [2.5]], 0.75**2, [0.275, 0.45, 0.275]))
     return GaussianMixturePosterior(GaussianMixture(np.zeros((1, dim)), 1.0))
+
+
+def _cell(v, digits: int = 4) -> str:
+    """A table cell; NaN (a quantity that is not available, e.g. an extrapolation from one N) is n/a."""
+    if isinstance(v, float):
+        return "n/a" if math.isnan(v) else f"{v:.{digits}g}"
+    return "n/a" if v is None else str(v)
 
 
 def _emit(obj: dict, as_json: bool, columns: list[str] | None = None) -> None:
@@ -45,7 +57,7 @@ def _emit(obj: dict, as_json: bool, columns: list[str] | None = None) -> None:
     console = Console()
     for key, val in obj.items():
         if not isinstance(val, list):
-            console.print(f"{key}: {val}")
+            console.print(f"{key}: {_cell(val, 17)}")
     for key, val in obj.items():
         if isinstance(val, list) and val and isinstance(val[0], dict):
             cols = columns or list(val[0])
@@ -53,7 +65,7 @@ def _emit(obj: dict, as_json: bool, columns: list[str] | None = None) -> None:
             for c in cols:
                 table.add_column(c)
             for row in val:
-                table.add_row(*[f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols])
+                table.add_row(*[_cell(row.get(c)) for c in cols])
             console.print(table)
 
 
@@ -65,35 +77,36 @@ def spacetime() -> None:
 @spacetime.command()
 @click.option("--data", type=click.Choice(DATASETS), default="toy1d", show_default=True,
               help="toy1d: the 1-D mixture of [S]; gaussian: N(0, I_D) (hyperbolic closed form).")
-@click.option("--za", required=True, help="start point 'y1,...,yD,lambda' (or 'x1,...,xD,t' with --coords xt)")
-@click.option("--zb", required=True, help="end point, same format")
+@click.option("--za", type=NumberList(float, min_len=2), required=True,
+              help="start point 'y1,...,yD,lambda' (or 'x1,...,xD,t' with --coords xt)")
+@click.option("--zb", type=NumberList(float, min_len=2), required=True, help="end point, same format")
 @click.option("--coords", type=click.Choice(["spacetime", "xt"]), default="spacetime", show_default=True)
-@click.option("--schedule", default="vp", show_default=True, help="schedule for --coords xt (vp, vp-linear-beta, ve, fm)")
-@click.option("--points", default="17,33,65", show_default=True, help="point counts (coarse to fine)")
-@click.option("--inits", default="straight,tent,ode", show_default=True)
-@click.option("--lam-peak", type=float, default=None, help="peak noise level of tent/ode inits (lambda)")
+@click.option("--schedule", default="vp", show_default=True, callback=_schedule,
+              help="schedule for --coords xt and t_peak (vp, vp-linear-beta, ve, fm)")
+@click.option("--points", type=NumberList(int, min=3, increasing=True), default="17,33,65", show_default=True,
+              help="point counts, integers >= 3, strictly increasing (coarse to fine)")
+@click.option("--inits", type=NameList(INITS), default="straight,tent,ode", show_default=True)
+@click.option("--lam-peak", type=FiniteFloat(), default=None, help="peak noise level of tent/ode inits (lambda)")
 @click.option("--json", "as_json", is_flag=True)
-def geodesic(data, za, zb, coords, schedule, points, inits, lam_peak, as_json):
+@click.pass_context
+def geodesic(ctx, data, za, zb, coords, schedule, points, inits, lam_peak, as_json):
     """Shortest spacetime curve between two points; length, convergence in N and initialisations."""
     import numpy as np
 
     from driftlab.spacetime import best_geodesic, curve_length, gaussian_spacetime_distance, make_schedule, straight_curve
 
-    a, b = np.array(_floats(za, "--za")), np.array(_floats(zb, "--zb"))
-    if a.size != b.size or a.size < 2:
-        raise click.BadParameter("--za and --zb need the same number (D + 1 >= 2) of entries")
+    a, b = np.array(za), np.array(zb)
+    if a.size != b.size:
+        raise click.UsageError(f"--za and --zb need the same number (D + 1 >= 2) of entries, got {a.size} and {b.size}")
+    if "tent" not in inits and "ode" not in inits:
+        refuse_unused(ctx, ["lam_peak"], "without a tent or ode init in --inits")
     sch = make_schedule(schedule)
-    try:
-        if coords == "xt":
-            ya, la = sch.to_spacetime(a[None, :-1], a[-1:])
-            yb, lb = sch.to_spacetime(b[None, :-1], b[-1:])
-            a, b = np.r_[ya[0], la], np.r_[yb[0], lb]
-        post = _data(data, a.size - 1)
-        counts = [int(c) for c in _floats(points, "--points")]
-        best, table = best_geodesic(post, a, b, n_points=counts, inits=[s.strip() for s in inits.split(",")],
-                                    lam_peak=lam_peak)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    post = _data(data, a.size - 1)
+    if coords == "xt":
+        ya, la = sch.to_spacetime(a[None, :-1], a[-1:])
+        yb, lb = sch.to_spacetime(b[None, :-1], b[-1:])
+        a, b = np.r_[ya[0], la], np.r_[yb[0], lb]
+    best, table = best_geodesic(post, a, b, n_points=points, inits=inits, lam_peak=lam_peak)
     rows = [r for r in table if r["init"] == best.init]
     out = {"data": data, "z_a": a.tolist(), "z_b": b.tolist(), "best_init": best.init,
            "length": best.length, "length_extrapolated": rows[-1]["length_extrapolated"],
@@ -109,52 +122,68 @@ def geodesic(data, za, zb, coords, schedule, points, inits, lam_peak, as_json):
             out["closed_form"] = gaussian_spacetime_distance(a, b)
         except ValueError:
             out["closed_form"] = None
+    # length_extrapolated needs two point counts: NaN there means "not available" (n/a, JSON null)
+    check_finite(out, what="spacetime geodesic", allow_nan=["length_extrapolated"], ident=["init", "n_points"])
     _emit(out, as_json, ["init", "n_points", "length", "length_extrapolated", "lam_min", "n_iter", "converged"])
 
 
 @spacetime.command()
 @click.option("--data", type=click.Choice(DATASETS), default="toy1d", show_default=True)
-@click.option("--a", "pa", required=True, help="first point 'x1,...,xD' (a noisy state at t_min)")
-@click.option("--b", "pb", required=True, help="second point")
-@click.option("--t-min", type=float, required=True, help="time at which both points sit (no default: DiffED depends on it)")
-@click.option("--schedule", default="vp", show_default=True)
+@click.option("--a", "pa", type=NumberList(float), required=True,
+              help="first point 'x1,...,xD' (a noisy state at t_min)")
+@click.option("--b", "pb", type=NumberList(float), required=True, help="second point")
+@click.option("--t-min", type=FiniteFloat(0.0, 1.0, min_open=True, max_open=True), required=True,
+              help="time in (0, 1) at which both points sit (no default: DiffED depends on it)")
+@click.option("--schedule", default="vp", show_default=True, callback=_schedule)
 @click.option("--json", "as_json", is_flag=True)
 def diffed(data, pa, pb, t_min, schedule, as_json):
     """Diffusion Edit Distance between two points at an explicit t_min."""
     from driftlab.spacetime import diffusion_edit_distance, make_schedule
 
-    a, b = _floats(pa, "--a"), _floats(pb, "--b")
-    try:
-        post = _data(data, len(a))
-        L = diffusion_edit_distance(post, a, b, t_min=t_min, schedule=make_schedule(schedule))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    a, b = pa, pb
+    if len(a) != len(b):
+        raise click.UsageError(f"--a and --b need the same number of coordinates, got {len(a)} and {len(b)}")
+    post = _data(data, len(a))
+    L = diffusion_edit_distance(post, a, b, t_min=t_min, schedule=make_schedule(schedule))
+    check_finite({"diffed": L}, what="spacetime diffed")
     _emit({"data": data, "a": a, "b": b, "t_min": t_min, "schedule": schedule, "diffed": L}, as_json)
 
 
 @spacetime.command()
 @click.option("--potential", type=click.Choice(["muller-brown"]), default="muller-brown", show_default=True)
-@click.option("--kT", "kT", default="10", show_default=True, help="temperature(s), comma-separated")
-@click.option("--lam-end", default="4.6", show_default=True, help="endpoint noise level(s) lambda, comma-separated")
-@click.option("--budget", default="4000", show_default=True, help="Langevin steps per chain, comma-separated")
-@click.option("--seeds", default="0,1", show_default=True)
-@click.option("--chains", default=32, show_default=True, help="chains per seed")
-@click.option("--quick", is_flag=True, help="tiny run (one setting, 8 chains, coarse grid)")
+@click.option("--kT", "kT", type=NumberList(float, min=0.0, min_open=True), default="10", show_default=True,
+              help="temperature(s) > 0, comma-separated")
+@click.option("--lam-end", type=NumberList(float), default="4.6", show_default=True,
+              help="endpoint noise level(s) lambda, comma-separated")
+@click.option("--budget", type=NumberList(int, min=1), default="4000", show_default=True,
+              help="Langevin steps per chain (integers >= 1), comma-separated")
+@click.option("--seeds", type=NumberList(int, min=0, unique=True), default="0,1", show_default=True,
+              help="seeds (distinct integers >= 0)")
+@click.option("--chains", type=click.IntRange(min=1), default=32, show_default=True, help="chains per seed")
+@click.option("--quick", is_flag=True, help="tiny fixed run (kT 10, lambda_end 4.6, budget 640, seed 0, 8 chains, "
+                                            "coarse grid); takes none of the sweep options")
 @click.option("--json", "as_json", is_flag=True)
-def paths(potential, kT, lam_end, budget, seeds, chains, quick, as_json):
+@click.pass_context
+def paths(ctx, potential, kT, lam_end, budget, seeds, chains, quick, as_json):
     """Annealed-Langevin transition paths along spacetime curves vs controls (max energy in kT above the bound)."""
     from driftlab.spacetime.paths import run_sweep
 
     if quick:
+        refuse_unused(ctx, ["kT", "lam_end", "budget", "seeds", "chains"], "by --quick (a fixed tiny run)")
         cfg = dict(kTs=[10.0], lam_ends=[4.6], budgets=[640], seeds=[0], n_chains=8, grid_n=97, n_points=32,
                    mep_iter=3000, show_progress=False)
     else:
-        cfg = dict(kTs=_floats(kT, "--kT"), lam_ends=_floats(lam_end, "--lam-end"),
-                   budgets=[int(v) for v in _floats(budget, "--budget")], seeds=[int(v) for v in _floats(seeds, "--seeds")],
-                   n_chains=chains, show_progress=not as_json)
-    try:
-        result = run_sweep(**cfg)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        cfg = dict(kTs=kT, lam_ends=lam_end, budgets=budget, seeds=seeds, n_chains=chains, show_progress=not as_json)
+    result = run_sweep(**cfg)
     _emit(result, as_json, ["kT", "lam_end", "budget", "method", "excess_kT_mean", "excess_kT_se",
                             "excess_kT_success_mean", "success", "fr_length", "evals_per_chain"])
+    # after the table (a long sweep's other rows stay readable): a setting without an admissible
+    # geodesic, or a NaN where a number belongs, is a failure. Averages over the chains that
+    # reached B are n/a when none did; a standard error is n/a for a single chain.
+    failed = [r for r in result["rows"] if r.get("error")]
+    if failed:
+        where = "; ".join(f"kT={r['kT']:g}, lam_end={r['lam_end']:g}: {r['error']}" for r in failed)
+        raise click.ClickException(" ".join(f"no transition-path result for {where}".split()))
+    check_finite(result["rows"], what="spacetime paths", allow_nan=["excess_kT_success_mean", "excess_kT_success_se",
+                                                                     "excess_kT_se"],
+                 ident=["kT", "lam_end", "budget", "method"])
