@@ -419,3 +419,38 @@ def test_matern_nu_is_keyword_only():
     with pytest.raises(TypeError, match="keyword"):
         Matern(2.5, 1.0)
     assert Matern(0.05, nu=2.5).length_scale == 0.05
+
+
+@pytest.mark.parametrize("beta", [20.0, 100.0])
+def test_imq_large_beta_spectrum_is_finite_and_exact(beta):
+    """InverseMultiquadric(1, 100).fourier(1e-6, dim=3) was inf (scipy's kve(98.5, z) overflows
+    for z up to O(1)). Oracle: 2^(1-mu)/Gamma(mu) z^mu K_mu(z), mu = beta - 3/2, and the rate
+    z^2/(2(mu-1)) times the order mu-1 form, at 30 digits with mpmath. rtol 1e-8: Debye's
+    expansion (orders >= 30) is truncated at O(nu^-5) < 1e-9 on the log."""
+    from driftlab.spectral import rate
+
+    kern = InverseMultiquadric(1.0, beta)
+    z = np.array([1e-6, 1e-3, 0.5, 3.0, 40.0])
+    with mp.workdps(30):
+        mu = mp.mpf(beta) - mp.mpf(3) / 2
+        form = lambda v, x: 2 ** (1 - v) / mp.gamma(v) * x**v * mp.besselk(v, x)  # noqa: E731
+        want_e = [float(form(mu, mp.mpf(float(x)))) for x in z]
+        want_l = [float(mp.mpf(float(x)) ** 2 / (2 * (mu - 1)) * form(mu - 1, mp.mpf(float(x)))) for x in z]
+    got_e, got_l = kern.fourier(z, 3), rate(kern, z, 3)
+    assert np.isfinite(got_e).all() and np.isfinite(got_l).all(), (got_e, got_l)
+    assert_close(got_e, want_e, rtol=1e-8, atol=1e-300, what=f"{kern!r} E(k)", inputs=z)
+    assert_close(got_l, want_l, rtol=1e-8, atol=1e-300, what=f"{kern!r} rate", inputs=z)
+
+
+@pytest.mark.parametrize("nu", [1.2, 2.5, 50.0, 1e6])
+def test_matern_far_field_is_finite_for_every_order(nu):
+    """At r = 1e200 (z = sqrt(2 nu) r) the Debye branch overflowed t^2 (orders >= 30) and the
+    small-z series z^4: log phi = -z + (nu - 1/2) log z + O(1) exactly, so log phi / (-z) = 1
+    to 1e-12 relative, and dlog phi = -sqrt(2 nu) (1 + O(nu / z)) to 1e-12."""
+    kern = Matern(1.0, nu=nu)
+    r = np.array([1e100, 1e200])
+    z = math.sqrt(2 * nu) * r
+    lp, dl = kern.log_profile(r), kern.dlog_profile(r)
+    assert np.isfinite(lp).all() and np.isfinite(dl).all(), (lp, dl)
+    assert_close(lp / -z, [1.0, 1.0], rtol=1e-12, what=f"Matern {nu} far log phi")
+    assert_close(dl, [-math.sqrt(2 * nu)] * 2, rtol=1e-12, what=f"Matern {nu} far dlog")

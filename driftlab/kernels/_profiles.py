@@ -264,16 +264,7 @@ class Matern(RadialKernel):
         if o.name != "numpy":
             o.kv(self.nu, z)  # raises a clear NotImplementedError for torch
         dtype = _float_dtype(r)
-        z = np.asarray(z, dtype=np.float64)
-        if self.nu >= _DEBYE_NU:
-            return _debye_log_phi(self.nu, z).astype(dtype, copy=False)
-        zs = np.maximum(z, 1e-300)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            general = _log_gamma_ratio_norm(self.nu) + self.nu * np.log(zs) + _log_kve(self.nu, zs) - zs
-        if self.nu > 1:
-            series = -(z * z) / (4.0 * (self.nu - 1.0))
-            return np.where(z < 1e-6, series, general).astype(dtype, copy=False)
-        return np.where(z == 0, 0.0, general).astype(dtype, copy=False)
+        return _log_matern_form(self.nu, np.asarray(z, dtype=np.float64)).astype(dtype, copy=False)
 
     def dlog_profile(self, r):
         o = B.ops(r)
@@ -420,6 +411,25 @@ def _log_kve(nu: float, z: np.ndarray) -> np.ndarray:
 register_kernel("companion", Matern.companion, aliases=("laplace-companion", "sharp"),
                 summary="Laplace companion (1 + r/tau) exp(-r/tau), a Matern-3/2 with length sqrt(3) tau")
 
+def _log_matern_form(nu: float, z: np.ndarray) -> np.ndarray:
+    r""":math:`\log(\frac{2^{1-\nu}}{\Gamma(\nu)} z^\nu K_\nu(z))` in float64 for any order and z >= 0.
+
+    Scipy's kve below order 30 (Hankel's series in the far field), Debye's uniform expansion
+    from order 30 on (where kve overflows for z up to O(1)), the power series at tiny z.
+    The Matérn profile, and the inverse multiquadric's spectrum (order beta - d/2).
+    """
+    if nu >= _DEBYE_NU:
+        return _debye_log_phi(nu, z)
+    zs = np.maximum(z, 1e-300)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        general = _log_gamma_ratio_norm(nu) + nu * np.log(zs) + _log_kve(nu, zs) - zs
+    if nu > 1:
+        zt = np.minimum(z, 1e-6)  # the series is used below 1e-6 only (no overflow of z^2)
+        series = -(zt * zt) / (4.0 * (nu - 1.0))
+        return np.where(z < 1e-6, series, general)
+    return np.where(z == 0, 0.0, general)
+
+
 #: orders at or above which the general Matérn uses Debye's uniform expansion: there scipy's
 #: kve(nu, z) overflows for z up to O(1) (and for all z once Gamma(nu) overflows, nu > 171)
 _DEBYE_NU = 30.0
@@ -432,7 +442,7 @@ def _float_dtype(r):
 
 def _debye_terms(nu, t):
     """sqrt(1+t^2), p = 1/sqrt(1+t^2), the Debye series sum_k (-1)^k u_k(p)/nu^k (k <= 4), d/dp."""
-    sq = np.sqrt(1.0 + t * t)
+    sq = np.hypot(1.0, t)  # sqrt(1 + t^2) without overflowing t^2 in the far field
     p = 1.0 / sq
     p2 = p * p
     u1 = p * (3.0 - 5.0 * p2) / 24.0
@@ -462,12 +472,16 @@ def _debye_log_phi(nu, z):
     """
     t = z / nu
     sq, _, series, _ = _debye_terms(nu, t)
-    t2 = t * t
+    tt = np.minimum(t, 1.0)
+    # a = sq - 1 = t^2 / (1 + sq): the quotient below t = 1 (no cancellation), sq - 1 above
+    # (no overflow of t^2); log1p(t^2) = 2 log(sq) above t = 1
+    a = np.where(t < 1.0, tt * tt / (1.0 + np.minimum(sq, 2.0)), sq - 1.0)
+    log1p_t2 = np.where(t < 1.0, np.log1p(tt * tt), 2.0 * np.log(sq))
     stirling = 1.0 / (12.0 * nu) - 1.0 / (360.0 * nu**3) + 1.0 / (1260.0 * nu**5)
-    big = (-nu * t2 / (1.0 + sq) + nu * np.log1p(t2 / (2.0 * (1.0 + sq)))
-           - 0.25 * np.log1p(t2) + np.log(series) - stirling)
+    big = -nu * a + nu * np.log1p(a / 2.0) - 0.25 * log1p_t2 + np.log(series) - stirling
     # small z: two terms of the exact power series (next term O(z^6 / nu^5)); keeps phi(0) = 1
-    small = -z * z / (4.0 * (nu - 1.0)) + z**4 / (32.0 * (nu - 1.0) ** 2 * (nu - 2.0))
+    zs = np.minimum(z, 1e-3)
+    small = -zs * zs / (4.0 * (nu - 1.0)) + zs**4 / (32.0 * (nu - 1.0) ** 2 * (nu - 2.0))
     return np.where(z < 1e-3, small, big)
 
 
@@ -475,8 +489,9 @@ def _debye_dlog_phi(nu, z):
     """d/dz of :func:`_debye_log_phi` (= -K_{nu-1}(z) / K_nu(z))."""
     t = z / nu
     sq, p, series, du = _debye_terms(nu, t)
-    big = -t / (1.0 + sq) - t / (2.0 * nu * (1.0 + t * t)) - du * t * p**3 / (nu * series)
-    small = -z / (2.0 * (nu - 1.0)) + z**3 / (8.0 * (nu - 1.0) ** 2 * (nu - 2.0))
+    big = -t / (1.0 + sq) - (t * p) * p / (2.0 * nu) - du * (t * p) * p * p / (nu * series)
+    zs = np.minimum(z, 1e-3)
+    small = -zs / (2.0 * (nu - 1.0)) + zs**3 / (8.0 * (nu - 1.0) ** 2 * (nu - 2.0))
     return np.where(z < 1e-3, small, big)
 
 
@@ -541,10 +556,7 @@ class InverseMultiquadric(RadialKernel):
         self.check_spectrum(dim)
         mu = self.beta - dim / 2.0
         z = np.minimum(_scaled(self.scale, k), 1e300)
-        zs = np.maximum(z, 1e-300)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            val = np.exp(_log_gamma_ratio_norm(mu) + mu * np.log(zs) + _log_kve(mu, zs) - zs)
-        return np.where(z < 1e-8, 1.0, val)
+        return np.exp(_log_matern_form(mu, z))
 
     def linear_rate(self, k, dim):
         r""":math:`\lambda = \frac{2^{1-\mu}}{\Gamma(\mu)} z^{\mu+1} K_{\mu-1}(z)`, :math:`z = ck`, :math:`\mu = \beta - d/2`."""
@@ -552,11 +564,18 @@ class InverseMultiquadric(RadialKernel):
         mu = self.beta - dim / 2.0
         z = np.minimum(_scaled(self.scale, k), 1e300)
         zs = np.maximum(z, 1e-300)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            # K_{mu-1} = K_{1-mu}; kve(v, z) = kv(v, z) e^z.
-            logv = ((1.0 - mu) * math.log(2.0) - math.lgamma(mu) + (mu + 1.0) * np.log(zs)
-                    + _log_kve(mu - 1.0, zs) - zs)
-            val = np.exp(logv)
+        if mu > 1:
+            # 2^(1-mu)/Gamma(mu) z^(mu+1) K_(mu-1)(z) = z^2 / (2 (mu - 1)) * [Matern-(mu-1) form],
+            # whose log is finite for every order (Debye from order 30 on: kve(mu - 1, z)
+            # overflowed to inf for large beta) and every z
+            with np.errstate(divide="ignore"):
+                val = np.exp(2.0 * np.log(zs) - math.log(2.0 * (mu - 1.0)) + _log_matern_form(mu - 1.0, z))
+        else:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                # K_{mu-1} = K_{1-mu}; kve(v, z) = kv(v, z) e^z.
+                logv = ((1.0 - mu) * math.log(2.0) - math.lgamma(mu) + (mu + 1.0) * np.log(zs)
+                        + _log_kve(mu - 1.0, zs) - zs)
+                val = np.exp(logv)
         # z -> 0: lambda ~ z^2 / (2 (mu - 1)) for mu > 1, ~ z^{2 mu} terms otherwise; both -> 0.
         return np.where(z == 0, 0.0, val)
 
