@@ -298,7 +298,7 @@ def usage_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
         yield
     except (ValueError, TypeError) as exc:
         text = describe(exc)
-        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\b", text)
+        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?= )", text)
         if flags and m and m.group(1) in flags:
             text = flags[m.group(1)] + text[m.end():]
         raise click.UsageError(text) from None
@@ -396,8 +396,8 @@ def check_device(device: str, option: str = "--device") -> str:
 
     try:
         dev = torch.device(device)
-    except (RuntimeError, ValueError, TypeError) as exc:
-        raise click.BadParameter(f"{device!r} is not a torch device ({describe(exc)}); use cpu, cuda or cuda:N",
+    except (RuntimeError, ValueError, TypeError):
+        raise click.BadParameter(f"{device!r} is not a torch device; use cpu, cuda or cuda:N",
                                  param_hint=f"'{option}'") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():

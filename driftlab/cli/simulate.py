@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from driftlab.cli._errors import (FiniteFloat, NumberList, check_device, check_finite, prepare_out_dir,
+                                  refuse_unused, usage_errors)
 from driftlab.engine import BACKENDS
 
 #: run parameter -> its flag, for the messages about an existing --out folder
@@ -13,49 +15,62 @@ _FLAGS = {"kernel": "--kernel", "scale": "--scale", "schedule": "--schedule", "r
           "step": "--step", "n_steps": "--steps", "integrator": "--integrator", "period": "--period", "wrap": "--wrap",
           "dtype": "--dtype", "device": "--device", "backend": "--backend", "seed": "--seed",
           "observe_every": "--observe-every", "modes": "--mode", "num_threads": "--threads", "problem": "--problem",
-          "n": "--n", "m": "--m", "dim": "--dim", "eps": "--eps", "layout": "--layout"}
+          "n": "--n", "m": "--m", "dim": "--dim", "eps": "--eps", "layout": "--layout",
+          "s1": "--s1", "duration": "--duration", "mode": "--mode", "r": "--rate", "s0": "--scale",
+          "checkpoint_every": "--checkpoint-every"}
+_POSITIVE = FiniteFloat(min=0.0, min_open=True)
 
 
 @click.command("simulate")
 @click.option("--problem", type=click.Choice(["torus-mode", "gmm"]), default="torus-mode", show_default=True,
               help="torus-mode: uniform target on [0,L)^d, particles carrying one density mode; "
                    "gmm: Gaussian-mixture target in R^d from a standard normal start.")
-@click.option("--n", "n", type=int, default=1024, show_default=True, help="particles N")
-@click.option("--m", "m", type=int, default=None, help="target samples M (default N)")
-@click.option("--dim", type=int, default=1, show_default=True)
+@click.option("--n", "n", type=click.IntRange(min=1), default=1024, show_default=True, help="particles N")
+@click.option("--m", "m", type=click.IntRange(min=1), default=None, help="target samples M (default N)")
+@click.option("--dim", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--kernel", default="gaussian", show_default=True,
               help="a registered kernel name (driftlab.kernels.kernel_names(): gaussian, laplace, matern, ...)")
-@click.option("--scale", type=float, default=0.05, show_default=True, help="kernel length scale (s0 of a schedule)")
-@click.option("--schedule", default="constant", show_default=True, help="constant, exponential, linear, cosine, step")
-@click.option("--rate", type=float, default=None, help="annealing rate r of the exponential schedule")
-@click.option("--s-min", type=float, default=0.0, show_default=True, help="bandwidth floor of the schedule")
-@click.option("--step", type=float, default=0.5, show_default=True, help="time step eta")
-@click.option("--steps", type=int, default=50, show_default=True)
+@click.option("--scale", type=_POSITIVE, default=0.05, show_default=True,
+              help="kernel length scale (s0 of a schedule)")
+@click.option("--schedule", default="constant", show_default=True,
+              help="constant, exponential (--rate, --s-min), linear, cosine or step (--s1, --duration)")
+@click.option("--rate", type=_POSITIVE, default=None, help="annealing rate r of the exponential schedule")
+@click.option("--s-min", type=FiniteFloat(min=0.0), default=0.0, show_default=True,
+              help="bandwidth floor of the exponential schedule")
+@click.option("--s1", type=_POSITIVE, default=None, help="final bandwidth of the linear, cosine and step schedules")
+@click.option("--duration", type=_POSITIVE, default=None,
+              help="time from --scale to --s1 (linear, cosine); time per level (step)")
+@click.option("--step", type=_POSITIVE, default=0.5, show_default=True, help="time step eta")
+@click.option("--steps", type=click.IntRange(min=0), default=50, show_default=True)
 @click.option("--integrator", type=click.Choice(["euler", "heun"]), default="euler", show_default=True)
-@click.option("--mode", "mode", type=str, default="1", show_default=True,
-              help="torus-mode: integer wave vector, comma separated (e.g. 2,1)")
-@click.option("--eps", type=float, default=0.05, show_default=True, help="torus-mode amplitude")
+@click.option("--mode", "mode", type=NumberList(int), default="1", show_default=True,
+              help="torus-mode: integer wave vector, comma separated (e.g. 2,1); one integer n in d > 1 "
+                   "dimensions means (n, 0, ..., 0)")
+@click.option("--eps", type=FiniteFloat(0.0, 1.0, max_open=True), default=0.05, show_default=True,
+              help="torus-mode amplitude, in [0, 1)")
 @click.option("--layout", type=click.Choice(["grid", "random"]), default="grid", show_default=True)
-@click.option("--period", type=float, default=1.0, show_default=True, help="torus side (torus-mode)")
+@click.option("--period", type=_POSITIVE, default=1.0, show_default=True, help="torus side (torus-mode)")
 @click.option("--wrap", type=click.Choice(["lattice", "minimum_image"]), default=None,
               help="periodisation (default: lattice for d <= 2)")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="torch device: cpu, cuda or cuda:N")
 @click.option("--backend", type=click.Choice(list(BACKENDS)), default="auto",
               show_default=True)
-@click.option("--threads", type=int, default=None, help="torch intra-op threads")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--observe-every", type=int, default=1, show_default=True)
-@click.option("--checkpoint-every", type=int, default=10, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch intra-op threads (>= 1)")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--observe-every", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=10, show_default=True,
+              help="steps between checkpoints (0: only at the end)")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
               help="output folder (checkpoint.npz, observables.csv, run.json)")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="continue from OUT/checkpoint.npz if present (same parameters; --steps may grow); "
                    "--no-resume starts over, replacing it")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def simulate(problem, n, m, dim, kernel, scale, schedule, rate, s_min, step, steps, integrator, mode, eps, layout,
-             period, wrap, dtype, device, backend, threads, seed, observe_every, checkpoint_every, out, resume,
-             progress):
+@click.pass_context
+def simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, duration, step, steps, integrator,
+             mode, eps, layout, period, wrap, dtype, device, backend, threads, seed, observe_every, checkpoint_every,
+             out, resume, progress):
     """Move N particles along the drift toward M target samples and record observables.
 
     Example: driftlab simulate --kernel laplace --scale 0.05 --mode 3 --steps 40 --out runs/lap
@@ -63,10 +78,24 @@ def simulate(problem, n, m, dim, kernel, scale, schedule, rate, s_min, step, ste
     from driftlab._io import RunFolderError
     from driftlab.simulation import SimulationConfig, gmm_problem, run_simulation, torus_mode_problem
 
-    m = m or n
-    try:
+    # options the chosen problem or schedule would ignore are refused, not silently dropped
+    if problem == "gmm":
+        refuse_unused(ctx, ["mode", "eps", "layout", "period", "wrap"],
+                      "by --problem gmm (they describe the torus-mode problem)")
+    kind = schedule.lower()
+    if kind != "exponential":
+        refuse_unused(ctx, ["rate", "s_min"], f"by --schedule {schedule} (they belong to the exponential schedule)")
+    if kind not in ("linear", "cosine", "step"):
+        refuse_unused(ctx, ["s1", "duration"], f"by --schedule {schedule} (they belong to linear, cosine and step)")
+    if kind == "exponential" and rate is None:
+        raise click.UsageError("--schedule exponential needs --rate")
+    if kind in ("linear", "cosine", "step") and (s1 is None or duration is None):
+        raise click.UsageError(f"--schedule {schedule} needs --s1 and --duration")
+    check_device(device)
+    m = n if m is None else m
+    with usage_errors({**_FLAGS, "bandwidth": "--scale", "length_scale": "--scale"}):  # the problem and the configuration are built from option values only
         if problem == "torus-mode":
-            mvec = [int(v) for v in mode.split(",")]
+            mvec = list(mode)
             if len(mvec) == 1 and dim > 1:
                 mvec = mvec + [0] * (dim - 1)
             x, y, _ = torus_mode_problem(n, m, dim, mode=mvec, eps=eps, period=period, layout=layout, seed=seed)
@@ -74,17 +103,20 @@ def simulate(problem, n, m, dim, kernel, scale, schedule, rate, s_min, step, ste
         else:
             x, y, _ = gmm_problem(n, m, dim, seed=seed)
             modes, per = [], None
-        cfg = SimulationConfig(kernel=kernel, scale=scale, schedule=schedule, rate=rate, s_min=s_min, step=step,
-                               n_steps=steps, integrator=integrator, period=per, wrap=wrap, dtype=dtype,
-                               device=device, backend=backend, seed=seed, observe_every=observe_every,
-                               modes=modes, checkpoint_every=checkpoint_every, num_threads=threads)
+        cfg = SimulationConfig(kernel=kernel, scale=scale, schedule=schedule, rate=rate, s_min=s_min, s1=s1,
+                               duration=duration, step=step, n_steps=steps, integrator=integrator, period=per,
+                               wrap=wrap, dtype=dtype, device=device, backend=backend, seed=seed,
+                               observe_every=observe_every, modes=modes, checkpoint_every=checkpoint_every,
+                               num_threads=threads)
+        cfg.validate(dim)
+    out = prepare_out_dir(out, "--out")  # a file there, or no permission: fail now, not after the run
+    try:
         res = run_simulation(cfg, x, y, out_dir=out, resume=resume, progress=progress,
                              run_params={"problem": problem, "n": n, "m": m, "dim": dim,
                                          **({"eps": eps, "layout": layout} if problem == "torus-mode" else {})})
     except RunFolderError as exc:  # the --out folder: busy, another run's, or an unreadable checkpoint
         raise click.ClickException(exc.cli_message(_FLAGS)) from exc
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
     last = res.records[-1]
+    check_finite(last, what=f"simulate (observables in {out})", ident=["step"])
     click.echo(f"step {last['step']}  t={last['t']:g}  E|V|^2={last['ev2']:.4e}  mmd2={last['mmd2']:.4e}  "
                f"backend={res.info['backend']}  resumed_from={res.info['resumed_from']}  -> {out}")
