@@ -280,3 +280,22 @@ def test_timescales_at_extreme_length_scales_are_scale_invariant(s):
                      rtol=1e-12, what=f"{kern!r} s0 min")
         assert_close(admissible_rate(kern, modes / s, 0.1, s), admissible_rate(unit, modes, 0.1, 1.0),
                      rtol=1e-12, what=f"{kern!r} r max")
+
+
+@pytest.mark.parametrize("s", [1e-150, 1e150])
+def test_schedules_at_extreme_length_scales(s):
+    """Every schedule at bandwidths ~s and wave numbers ~1/s damps exactly as at unit scale
+    (A_k depends on s k only): closed forms and the Gauss-Legendre quadrature both agree with
+    the unit-scale closed form to round-off (1e-14 relative)."""
+    pairs = [(ExponentialSchedule(2 * s, 0.1, s_min=s / 2), ExponentialSchedule(2.0, 0.1, s_min=0.5)),
+             (ExponentialSchedule(2 * s, 0.1), ExponentialSchedule(2.0, 0.1)),
+             (LinearSchedule(2 * s, s / 2, 3.0), LinearSchedule(2.0, 0.5, 3.0)),
+             (CosineSchedule(2 * s, s / 2, 3.0), CosineSchedule(2.0, 0.5, 3.0)),
+             (StepSchedule.halving(2 * s, 3, 1.0), StepSchedule.halving(2.0, 3, 1.0)),
+             (ConstantSchedule(s), ConstantSchedule(1.0))]
+    k = np.array([1.0, 3.0])
+    for sch, unit in pairs:
+        for kern in (Gaussian(1.0), Laplace(1.0)):
+            want = unit.accumulated_damping(kern, k, 5.0)
+            assert_close(sch.accumulated_damping(kern, k / s, 5.0), want, rtol=1e-14, what=f"{sch!r} A_k")
+            assert_close(sch.quadrature(kern, k / s, 5.0), want, rtol=1e-14, what=f"{sch!r} quadrature")

@@ -98,6 +98,11 @@ class Schedule:
     #: Bandwidth as t -> infinity (0 means the bandwidth shrinks without bound).
     final_bandwidth: float
 
+    @property
+    def settle_time(self) -> float:
+        """Time from which the bandwidth stays at :attr:`final_bandwidth` (inf if never)."""
+        raise TypeError(f"{type(self).__name__} does not define settle_time")
+
     def bandwidth(self, t) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -169,6 +174,10 @@ class ConstantSchedule(Schedule):
     def final_bandwidth(self) -> float:  # type: ignore[override]
         return self.s
 
+    @property
+    def settle_time(self) -> float:
+        return 0.0
+
     def bandwidth(self, t) -> np.ndarray:
         return np.zeros_like(np.asarray(t, dtype=np.float64)) + self.s
 
@@ -219,6 +228,10 @@ class ExponentialSchedule(Schedule):
         """Time at which the floor is reached (inf without a floor)."""
         return math.inf if self.s_min == 0 else math.log(self.s0 / self.s_min) / self.r
 
+    @property
+    def settle_time(self) -> float:
+        return self.floor_time
+
     def bandwidth(self, t) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
         return np.maximum(self.s0 * np.exp(-self.r * t), self.s_min)
@@ -264,6 +277,10 @@ class _TwoLevelSchedule(Schedule):
     @property
     def final_bandwidth(self) -> float:  # type: ignore[override]
         return self.s1
+
+    @property
+    def settle_time(self) -> float:
+        return self.duration
 
     def _interp(self, u: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -327,6 +344,10 @@ class StepSchedule(Schedule):
     @property
     def final_bandwidth(self) -> float:  # type: ignore[override]
         return self.values[-1]
+
+    @property
+    def settle_time(self) -> float:
+        return float(self.switch_times[-1])
 
     @property
     def switch_times(self) -> np.ndarray:

@@ -43,11 +43,8 @@ from driftlab.kernels import RadialKernel
 from driftlab.spectral.rates import _check_k, _check_kernel, rate
 from driftlab.spectral.schedules import (
     ConstantSchedule,
-    CosineSchedule,
     ExponentialSchedule,
-    LinearSchedule,
     Schedule,
-    StepSchedule,
     rate_at_scale,
     spectrum_at_scale,
 )
@@ -77,18 +74,6 @@ def _check_modes(modes) -> np.ndarray:
     if kk.size == 0:
         raise ValueError("modes must contain at least one wave number")
     return kk
-
-
-def _settle_time(schedule: Schedule) -> float:
-    if isinstance(schedule, ConstantSchedule):
-        return 0.0
-    if isinstance(schedule, ExponentialSchedule):
-        return schedule.floor_time
-    if isinstance(schedule, (LinearSchedule, CosineSchedule)):
-        return schedule.duration
-    if isinstance(schedule, StepSchedule):
-        return float(schedule.switch_times[-1])
-    raise TypeError(f"unsupported schedule type {type(schedule).__name__}")
 
 
 def _invert_spectrum(kernel: RadialKernel, k: float, target: float, dim: int, s_hi: float) -> float:
@@ -130,7 +115,7 @@ def _mode_time(kernel: RadialKernel, k: float, M: float, schedule: Schedule, dim
             return math.inf
         s_T = _invert_spectrum(kernel, k, target, dim, schedule.s0)
         return math.log(schedule.s0 / s_T) / schedule.r
-    t_settle = _settle_time(schedule)
+    t_settle = schedule.settle_time
     a_settle = float(schedule.accumulated_damping(kernel, k, t_settle, dim))
     if a_settle < M:
         lam = float(rate_at_scale(kernel, k, schedule.final_bandwidth, dim))
