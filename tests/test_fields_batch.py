@@ -590,3 +590,19 @@ def test_float32_field_with_a_large_centroid_and_a_small_scale_is_representable(
     assert got.dtype == np.float32
     # float32 round-off of exp(log_scale + log|c|) (eps32 x 150) and of the centroid
     assert_close(got, [[want]], rtol=1e-4, what="representable far field", inputs=want)
+
+
+def test_negligible_weights_are_dropped_not_floored():
+    """The accumulators floored exp(l - max) at ~1.6 tiny (no subnormal slow path), so a point
+    of weight 0 (or e^-3e38) counted as 1.6 tiny: times |y - x| = 3e38 in float32 that is 5.7,
+    returned as the mean shift 6.7 instead of 1 (exact: the far point's weight is 0 or e^-3e38).
+    Tolerance: float32 round-off."""
+    x = np.zeros((1, 1), dtype=np.float32)
+    y = np.array([[1.0], [3e38]], dtype=np.float32)
+    assert_close(batch_mean_shift(x, y, Laplace(1.0)), [[1.0]], rtol=1e-6, what="far point e^-3e38")
+    assert_close(batch_mean_shift(x, y, Laplace(1.0), weights=[1.0, 0.0]), [[1.0]], rtol=1e-6,
+                 what="zero weight")
+    # Wendland outside its support: exactly zero weight, exactly the near point's shift
+    xw, yw = np.zeros((1, 1)), np.array([[0.5], [1.0], [2.0]])
+    want = 0.5  # only y = 0.5 is inside the support (u = 1 is on its boundary: phi = 0)
+    assert_close(batch_mean_shift(xw, yw, Wendland(1.0)), [[want]], rtol=1e-15, what="Wendland support")

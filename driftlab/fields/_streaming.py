@@ -70,7 +70,7 @@ def tile_geometry(kernel, x, yt, *, need_r: bool, wide: bool | None = None):
         wide = not bool(o.isfinite(r2).all())
     # a log-kernel beyond the range is -inf, a failed one NaN: callers check the rows (see
     # check_rows) and raise a ValueError, so no floating-point warning here
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         if wide:
             return _wide_geometry(kernel, diff, r2, need_r)
         if kernel.prefers_squared_distance and not need_r:
@@ -143,11 +143,15 @@ class RowAccumulator:
         new = o.maximum(self.mx, o.max(logw, axis=1))
         safe = o.where(o.isfinite(new), new, self.s * 0.0)
         scale = o.exp(self.mx - safe)
-        # floor the exponent so that exp never returns a subnormal or zero: on x86 that leaves
-        # the vectorised path (5-12x slower per element). A floored term is ~1.6 tiny against a
-        # largest term of 1 -- far below round-off; empty rows are told by their maximum.
-        w = o.exp(o.clip_min(logw - safe[:, None], math.log(o.finfo(self.s).tiny) + 0.5))
-        w = o.where(o.isfinite(new)[:, None], w, w * 0.0)  # rows with no finite logit yet stay empty
+        # floor the exponent so that exp never returns a subnormal or zero (on x86 that leaves
+        # the vectorised path, 5-12x slower per element), then drop the floored terms: a weight
+        # below tiny is 0 here, not 1.6 tiny (which times |y - x| = 3e38 in float32 was 5.7).
+        # Dropping errs by less than tiny |y - x| per point; empty rows are told by their maximum.
+        z = logw - safe[:, None]
+        floor = math.log(o.finfo(self.s).tiny) + 0.5
+        w = o.exp(o.clip_min(z, floor))
+        keep = (z > floor) & o.isfinite(new)[:, None]  # rows with no finite logit yet stay empty
+        w = o.where(keep, w, w * 0.0)
         self.s = self.s * scale + o.sum(w, axis=1)
         self.acc = self.acc * scale[:, None] + o.weighted_rows(w, vec)
         if self.moments:
@@ -265,8 +269,10 @@ class RowLogSum(RowAccumulator):
         new = o.maximum(self.mx, o.max(logw, axis=1))
         safe = o.where(o.isfinite(new), new, self.s * 0.0)
         scale = o.exp(self.mx - safe)
-        w = o.exp(o.clip_min(logw - safe[:, None], math.log(o.finfo(self.s).tiny) + 0.5))
-        w = o.where(o.isfinite(new)[:, None], w, w * 0.0)
+        z = logw - safe[:, None]
+        floor = math.log(o.finfo(self.s).tiny) + 0.5
+        w = o.exp(o.clip_min(z, floor))
+        w = o.where((z > floor) & o.isfinite(new)[:, None], w, w * 0.0)
         self.s = self.s * scale + o.sum(w, axis=1)
         self.mx = new
 
