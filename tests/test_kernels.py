@@ -454,3 +454,25 @@ def test_matern_far_field_is_finite_for_every_order(nu):
     assert np.isfinite(lp).all() and np.isfinite(dl).all(), (lp, dl)
     assert_close(lp / -z, [1.0, 1.0], rtol=1e-12, what=f"Matern {nu} far log phi")
     assert_close(dl, [-math.sqrt(2 * nu)] * 2, rtol=1e-12, what=f"Matern {nu} far dlog")
+
+
+def test_capability_flags_say_what_each_kernel_provides():
+    full = {"torch", "closed_fourier", "closed_rate", "closed_peak", "closed_inverse", "fast_form"}
+    assert Gaussian(1.0).capabilities == full
+    assert Laplace(1.0).capabilities == full
+    assert Matern(1.0, nu=2.5).capabilities == full
+    assert Matern(1.0, nu=1.2).capabilities == full - {"torch", "fast_form"}  # scipy Bessel path
+    assert InverseMultiquadric(1.0, 2.0).capabilities == {"torch", "closed_fourier", "closed_rate", "fast_form"}
+    assert Wendland(1.0).capabilities == {"torch", "compact_support"}
+    # the flags match behaviour: a closed inverse really inverts the spectrum (round-off 1e-13)
+    for kern in (Gaussian(0.7), Laplace(0.7), Matern(0.7, nu=3.5)):
+        for dim in (1, 4):
+            for value in (0.9, 0.3, 1e-6):
+                z = kern.inverse_spectrum(value, dim)
+                assert_close(kern.fourier(z / kern.length_scale, dim), value, rtol=1e-13,
+                             what=f"{kern!r} inverse spectrum d={dim}")
+
+
+def test_matern_order_range():
+    with pytest.raises(ValueError, match="nu must be <= 1e\\+12"):
+        Matern(1.0, nu=1e13)
