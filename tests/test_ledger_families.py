@@ -194,6 +194,14 @@ def test_changed_evidence_is_inconclusive_and_recompute_runs_the_command(monkeyp
     assert res.evidence_status == "hash changed"
     (res,) = L.run_claims(tier="default", recompute=True)  # command `true` succeeds, then the check runs
     assert res.outcome.verdict == "verified" and calls and res.evidence_status.startswith("recomputed")
+    # two claims sharing a command: it runs once, and the second reads the fresh output
+    log = tmp_path / "runs.txt"
+    shared = Evidence(ev_bad.path, ev_bad.sha256, f"echo run >> {log}")
+    twins = [Claim(f"test.twin{i}", "test", "[T]", "s", "t", "w", lambda quick: Outcome(0.0, "0", "verified"),
+                   evidence=shared) for i in (1, 2)]
+    monkeypatch.setattr(L, "CLAIMS", twins)
+    res = L.run_claims(recompute=True)
+    assert [r.outcome.verdict for r in res] == ["verified", "verified"] and log.read_text() == "run\n"
     failing = Claim("test.evidence", "test", "[T]", "s", "t", "w", lambda quick: Outcome(0.0, "0", "verified"),
                     evidence=Evidence(ev_bad.path, ev_bad.sha256, "exit 3"))
     monkeypatch.setattr(L, "CLAIMS", [failing])

@@ -126,9 +126,14 @@ def _root() -> Path:
     return repo_root()
 
 
-def _evidence_gate(ev: Evidence, recompute: bool) -> tuple[str, Outcome | None]:
-    """Recompute or hash-check a claim's evidence; an Outcome when the claim cannot be judged."""
+def _evidence_gate(ev: Evidence, recompute: bool, fresh: bool = False) -> tuple[str, Outcome | None]:
+    """Recompute or hash-check a claim's evidence; an Outcome when the claim cannot be judged.
+
+    ``fresh``: the command already ran in this call (its output is read as is).
+    """
     root = _root()
+    if fresh:
+        return f"recomputed (sha256 now {evidence_digest(root, ev)[:12]})", None
     if recompute:
         proc = subprocess.run(ev.command, shell=True, cwd=root, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -158,17 +163,18 @@ def run_claims(ids: list[str] | None = None, quick: bool = False, progress: Call
     tier = _check_tier(tier if tier is not None else ("quick" if quick else "default"))
     small = tier == "quick"
     results = []
+    recomputed: set[str] = set()  # a command shared by several claims runs once per call
     for c in select_claims(tier, ids):
         if progress:
             progress(c.id)
         t0 = time.perf_counter()
         status, out = "", None
         try:
-            done: set[str] = set()
             for ev in c.evidence:
                 if out is None:
-                    status, out = _evidence_gate(ev, recompute and ev.command not in done)
-                    done.add(ev.command)
+                    status, out = _evidence_gate(ev, recompute, fresh=recompute and ev.command in recomputed)
+                    if recompute:
+                        recomputed.add(ev.command)
             if out is None:
                 out = c.check(small)
         except Exception as exc:
@@ -185,7 +191,7 @@ def summary_line(results: list[ClaimResult]) -> str:
     """``"N claims: verified a, refuted b, inconclusive c, error d; n/N as expected"``."""
     counts = summary_counts(results)
     n_ok = sum(r.ok for r in results)
-    return (f"{len(results)} claims: " + ", ".join(f"{v} {n}" for v, n in counts.items())
+    return (f"{len(results)} claim{'' if len(results) == 1 else 's'}: " + ", ".join(f"{v} {n}" for v, n in counts.items())
             + f"; {n_ok}/{len(results)} as expected")
 
 
@@ -211,11 +217,19 @@ def render_markdown(results: list[ClaimResult], tier: str = "default", command: 
         "heavy sweeps and trained models). A claim read from a committed result file records the file, its "
         "sha256 and the command that recomputes it (`driftlab verify --recompute`). "
         "\"(derived)\" marks formulas re-derived here; \"correction\" marks what holds where a claim was refuted. "
-        "Figures: `driftlab repro NAME` (files in `figures/`).",
+        "Figures: `driftlab repro NAME` (each name links to its script; the files are in `figures/`).",
         "",
         "Summary: " + summary_line(results) + f" (tier `{tier}`).",
         "",
     ]
+    links: dict[str, str] = {}
+    try:  # figure name -> its script (docs/ is one level below the checkout's root)
+        from driftlab.repro import discover, repo_root
+
+        root = repo_root()
+        links = {name: "../" + str(s.path.relative_to(root)) for name, s in discover(root).items()}
+    except Exception:  # noqa: BLE001 - outside a checkout the names stay plain
+        links = {}
     groups: dict[str, list[ClaimResult]] = {}
     for r in results:
         groups.setdefault(r.claim.primary_paper, []).append(r)
@@ -228,7 +242,7 @@ def render_markdown(results: list[ClaimResult], tier: str = "default", command: 
                 "|---|---|---|---|---|---|---|---|---|"]
         for r in rs:
             c, o = r.claim, r.outcome
-            figs = ", ".join(f"`{f}`" for f in c.figures) or "-"
+            figs = ", ".join(f"[`{f}`]({links[f]})" if f in links else f"`{f}`" for f in c.figures) or "-"
             out.append(f"| `{c.id}` | {_esc(c.paper)} | {_esc(c.statement)} | {_esc(o.display)} | {_esc(c.tolerance)} "
                        f"| **{o.verdict}** | {c.expected} | {c.tier} | {figs} |")
         out.append("")
