@@ -53,7 +53,9 @@ def test_equal_law_samples_have_unequal_sizes(s):
 
 def test_invalid_ranges_raise():
     with pytest.raises(ValueError, match="points"):
-        dst.point_sets(min_points=5, max_points=2).example()
+        dst.point_sets(min_points=5, max_points=2)
+    with pytest.raises(ValueError, match="unequal"):
+        dst.equal_law_samples(min_points=3, max_points=3)
     with pytest.raises(ValueError, match="min_relative"):
         dst.temperatures(min_relative=0.0)
 

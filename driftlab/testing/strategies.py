@@ -40,8 +40,7 @@ def _check_range(lo, hi, name, minimum):
         raise ValueError(f"{name}: need integers {minimum} <= min <= max, got ({lo!r}, {hi!r})")
 
 
-@st.composite
-def point_sets(draw, *, dim: int | None = None, min_points: int = 1, max_points: int = 32,
+def point_sets(*, dim: int | None = None, min_points: int = 1, max_points: int = 32,
                min_dim: int = 1, max_dim: int = 8, scale: float = 1.0):
     """An ``(m, d)`` float64 array, ``min_points <= m <= max_points``.
 
@@ -56,6 +55,12 @@ def point_sets(draw, *, dim: int | None = None, min_points: int = 1, max_points:
     _check_range(min_points, max_points, "points", 1)
     if dim is None:
         _check_range(min_dim, max_dim, "dim", 1)
+    return _point_sets(dim, min_points, max_points, min_dim, max_dim, float(scale))
+
+
+@st.composite
+def _point_sets(draw, dim, min_points, max_points, min_dim, max_dim, scale):
+    if dim is None:
         dim = draw(st.integers(min_dim, max_dim))
     m = draw(st.integers(min_points, max_points))
     u = draw(hnp.arrays(np.float64, (m, dim), elements=_UNIT))
@@ -128,13 +133,17 @@ def gaussian_mixture_pairs(draw, *, dim: int = 2, max_components: int = 3, **kwa
             draw(gaussian_mixtures(dim=dim, max_components=max_components, **kwargs)))
 
 
-@st.composite
-def equal_law_samples(draw, *, dim: int = 2, min_points: int = 1, max_points: int = 16):
+def equal_law_samples(*, dim: int = 2, min_points: int = 1, max_points: int = 16):
     """``(y_pos, y_neg)`` drawn from one Gaussian mixture (p = q) with unequal set sizes in
     ``[min_points, max_points]``: the inputs at which an unbiased estimator averages to zero."""
     _check_range(min_points, max_points, "points", 1)
     if max_points == min_points:
         raise ValueError("unequal set sizes need max_points > min_points")
+    return _equal_law_samples(dim, min_points, max_points)
+
+
+@st.composite
+def _equal_law_samples(draw, dim, min_points, max_points):
     law = draw(gaussian_mixtures(dim=dim))
     m_pos = draw(st.integers(min_points, max_points))
     m_neg = draw(st.integers(min_points, max_points).filter(lambda k: k != m_pos))
