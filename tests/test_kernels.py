@@ -339,7 +339,8 @@ LO, HI = LENGTH_SCALE_RANGE
 
 
 @pytest.mark.parametrize("ctor", [Gaussian, Laplace, Wendland, InverseMultiquadric,
-                                  lambda s: Matern(s, nu=1.5), Matern.companion], ids=repr)
+                                  lambda s: Matern(s, nu=1.5), Matern.companion],
+                         ids=["gaussian", "laplace", "wendland", "imq", "matern", "companion"])
 @pytest.mark.parametrize("bad", [1e-170, 1e-320, 1e200, 2e150, 5e-151])
 def test_length_scale_outside_representable_range_is_refused(ctor, bad):
     """Gaussian(1e-170) used to raise ZeroDivisionError, Gaussian(1e200) OverflowError,
