@@ -258,3 +258,14 @@ def test_driftlab_estimators_pass_on_cuda():
     for convention, fn, params in (OWN[0], OWN[3], OWN[-1]):
         report = check_drift(fn, convention, params=params, array="torch", device="cuda", checks=checks)
         assert report.passed, "\n" + report.to_table()
+
+
+def test_a_self_masked_callable_needs_a_self_masked_convention():
+    from driftlab.testing import self_masked
+
+    fn = self_masked(lambda x, yp, t: batch_drift(x, yp, x, Laplace(t), method="alg2"))
+    assert check_drift(fn, "alg2", checks=["parity"]).passed  # self_mask=True inferred from the adapter
+    with pytest.raises(ValueError, match="self_mask=True"):
+        check_drift(fn, get_convention("alg2"))
+    with pytest.raises(ValueError, match="self_mask=True"):
+        check_drift(fn, "alg2", params={"self_mask": False})

@@ -834,6 +834,9 @@ def check_drift(fn: Callable, convention: Any, *, dtype: str = "float64", budget
                                                              or "self_mask" in params):
         params["self_mask"] = True
     conv = get_convention(convention, **params)
+    if getattr(fn, "__driftlab_self_mask__", False) and not conv.self_mask:
+        raise ValueError(f"fn is self-masked (its negatives are the queries) but convention {conv.describe()} "
+                         "is not: use get_convention(name, self_mask=True)")
     na = _not_applicable(conv, fn)
     if checks is None:
         wanted = [c for c in CHECKS if c not in na]
