@@ -606,3 +606,17 @@ def test_negligible_weights_are_dropped_not_floored():
     xw, yw = np.zeros((1, 1)), np.array([[0.5], [1.0], [2.0]])
     want = 0.5  # only y = 0.5 is inside the support (u = 1 is on its boundary: phi = 0)
     assert_close(batch_mean_shift(xw, yw, Wendland(1.0)), [[want]], rtol=1e-15, what="Wendland support")
+
+
+def test_scipy_only_kernel_on_torch_input_is_a_type_error():
+    """A general-order Matern needs scipy's Bessel K: torch input gets a TypeError naming the
+    kernel, not a NotImplementedError from inside the stream."""
+    torch = pytest.importorskip("torch")
+    kern = Matern(length_scale=1.0, nu=1.2)
+    if not hasattr(kern, "capabilities"):
+        pytest.skip("kernels without capability flags")
+    x = torch.zeros(2, 1, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"kernel Matern.*no torch implementation"):
+        batch_mean_shift(x, x + 1, kern)
+    with pytest.raises(TypeError, match="no torch implementation"):
+        batch_drift(x, x + 1, x, kern, method="alg2")

@@ -48,6 +48,14 @@ def needs_wide_geometry(x, *sets) -> bool:
     return max(1, x.shape[1]) * top * top >= 0.25 * limit
 
 
+def check_kernel_backend(kernel, x) -> None:
+    """TypeError (naming the kernel and x) for torch input to a kernel evaluated by scipy only."""
+    caps = getattr(kernel, "capabilities", None)
+    if B.is_torch(x) and caps is not None and "torch" not in caps:
+        raise TypeError(f"kernel {kernel!r} has no torch implementation (its profile needs scipy): "
+                        "pass numpy arrays as x and the reference points")
+
+
 def _too_far(detail: str) -> ValueError:
     return ValueError(
         "x is too far from the reference points for the floating-point range: " + detail
@@ -235,6 +243,7 @@ def weighted_mean_shift(kernel, x, y, *, log_weights=None, mask_self=False, tile
     n, d = x.shape
     m = y.shape[0]
     tile = tile or default_tile(n, d, m, x.dtype.itemsize)
+    check_kernel_backend(kernel, x)
     acc = RowAccumulator(x, n, d, moments=moments)
     o = B.ops(x)
     wide = needs_wide_geometry(x, y)
@@ -297,6 +306,7 @@ def alg2_pass(kernel, x, positives, negatives, *, mask_self: bool, tile=None) ->
     n, d = x.shape
     o = B.ops(x)
     out = []
+    check_kernel_backend(kernel, x)
     row = RowLogSum(x, n)
     wide = needs_wide_geometry(x, positives, negatives)
     for block, is_neg in ((positives, False), (negatives, True)):
