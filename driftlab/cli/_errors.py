@@ -298,7 +298,7 @@ def usage_errors(flags: Mapping[str, str] | None = None) -> Iterator[None]:
         yield
     except (ValueError, TypeError) as exc:
         text = describe(exc)
-        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?= )", text)
+        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?=[ =])", text)
         if flags and m and m.group(1) in flags:
             text = flags[m.group(1)] + text[m.end():]
         raise click.UsageError(text) from None
