@@ -51,4 +51,10 @@ class LazyGroup(DriftlabGroup):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="driftlab")
 def main() -> None:
-    """driftlab: verify, compute and simulate the theory of generative drifting."""
+    """driftlab: verify, compute and simulate the theory of generative drifting.
+
+    \b
+    Exit status: 0 success, 1 the work failed (library error, output folder, device,
+    non-finite result), 2 usage error (the option is named), 130 interrupted. Errors are
+    one line on stderr; DRIFTLAB_DEBUG=1 shows the Python traceback instead.
+    """
