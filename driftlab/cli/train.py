@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from driftlab._estimators import estimator_names
+
 _DATA = ["swiss-roll", "checkerboard", "8gaussians", "two-moons", "two-gaussians", "gmm"]
 _FIELDS = ["gaussian", "laplace", "alg2", "official", "sinkhorn", "mmd"]
 
@@ -70,7 +72,7 @@ def write_outputs(result, out: Path, *, title: str = "") -> list[Path]:
 @click.option("--dim", type=int, default=None, help="dimension (gmm only)")
 @click.option("--field", "field_name", type=click.Choice(_FIELDS), default="laplace", show_default=True,
               help="drift field (laplace = Algorithm 2 of [D] unless --method)")
-@click.option("--method", type=click.Choice(["joint", "alg2", "separate", "abc", "kernel_gradient"]), default=None,
+@click.option("--method", type=click.Choice(estimator_names()), default=None,
               help="batch_drift estimator for gaussian/laplace")
 @click.option("--tau", type=float, default=0.05, show_default=True,
               help="temperature / bandwidth (sinkhorn: eps = tau^2)")

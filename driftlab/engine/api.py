@@ -47,6 +47,7 @@ import numpy as np
 from driftlab import _backend as B
 from driftlab._validation import check_int, check_points, check_positive, check_same_backend
 from driftlab.engine._dense import AUTO_DENSE_PAIRS
+from driftlab._estimators import DEFAULT_ESTIMATOR, estimator_names, get_estimator
 from driftlab.engine._registry import BACKENDS, SumsCall, choose, get_backend, registered
 
 __all__ = ["KernelSums", "BACKENDS", "WRAPS", "AUTO_DENSE_PAIRS", "available_backends", "select_backend",
@@ -356,16 +357,22 @@ def mean_shift(x: Any, y: Any, kernel, **kwargs):
     return kernel_sums(x, y, kernel, **kwargs).shift
 
 
-def drift(x: Any, positives: Any, negatives: Any, kernel, *, method: str = "separate",
+def drift(x: Any, positives: Any, negatives: Any, kernel, *, method: str = DEFAULT_ESTIMATOR,
           mask_self: bool | str = "auto", period: float | None = None, wrap: str = "lattice",
           images: int = 1, backend: str = "auto", tile_rows: int | None = None,
           tile_cols: int | None = None, distance: str = "auto", num_threads: int | None = None):
-    r"""Drift :math:`V_{p,q}(x) = \hat m_p(x) - \hat m_q(x)` through the engine ([D], [T]).
+    r"""Drift :math:`V_{p,q}(x)` through the engine ([D], [T]), for the row-sum estimators.
 
-    ``method="separate"``: the two mean shifts, each normalised over its own set (the
-    mean-field field of the particle system). ``method="joint"``: row softmax over the joint
-    set, :math:`\frac{Z^+Z^-}{(Z^++Z^-)^2}(\hat m^+ - \hat m^-)` (needs the normalisers;
-    not with ``sdpa``). Agrees with :func:`driftlab.fields.batch_drift` of the same method.
+    ``method`` names an estimator of the registry (:func:`driftlab.fields.get_estimator`)
+    whose field follows from the per-set row sums (``row_sums=True``): ``"joint"`` (the
+    default everywhere: row softmax over the joint set,
+    :math:`\frac{Z^+Z^-}{(Z^++Z^-)^2}(\hat m^+ - \hat m^-)`, exactly unbiased at p = q; needs
+    the normalisers, so not with ``sdpa``) or ``"separate"`` (the two mean shifts, each
+    normalised over its own set: the mean-field field of the particle system). The
+    combination is the estimator's own (:meth:`~driftlab.fields.DriftEstimator.combine`), the
+    code :func:`driftlab.fields.batch_drift` runs on its streamed sums, so the two agree to
+    round-off. Estimators that need more than row sums (``alg2``, ``abc``,
+    ``kernel_gradient``) are refused with a pointer to ``batch_drift``.
 
     Examples
     --------
@@ -376,8 +383,10 @@ def drift(x: Any, positives: Any, negatives: Any, kernel, *, method: str = "sepa
     >>> float(np.abs(drift(y, y, y, Gaussian(1.0), mask_self=False)).max())
     0.0
     """
-    if method not in ("separate", "joint"):
-        raise ValueError(f"method must be 'separate' or 'joint', got {method!r}")
+    est = get_estimator(method)
+    if not est.row_sums:
+        raise ValueError(f"method={method!r} needs more than the row sums the engine computes; use "
+                         f"driftlab.fields.batch_drift (engine methods: {estimator_names(row_sums=True)})")
     x_ = check_points(x, "x")
     neg_ = check_points(negatives, "negatives", dim=x_.shape[1])
     if mask_self == "auto":
@@ -388,20 +397,19 @@ def drift(x: Any, positives: Any, negatives: Any, kernel, *, method: str = "sepa
         raise TypeError(f"mask_self must be True, False or 'auto', got {mask_self!r}")
     common = dict(period=period, wrap=wrap, images=images, backend=backend, tile_rows=tile_rows,
                   tile_cols=tile_cols, distance=distance, num_threads=num_threads)
-    if method == "joint" and backend == "sdpa":
-        raise ValueError("method='joint' needs the row normalisers, which backend='sdpa' does not give")
-    if method == "separate" and backend == "auto":
+    if est.log_scale is not None and backend == "sdpa":
+        raise ValueError(f"method={method!r} needs the row normalisers, which backend='sdpa' does not give")
+    if est.log_scale is None and backend == "auto":
         pos = mean_shift(x_, positives, kernel, **common)
         neg = mean_shift(x_, neg_, kernel, mask_self=mask, **common)
         return pos - neg
     p = kernel_sums(x_, positives, kernel, **common)
     q = kernel_sums(x_, neg_, kernel, mask_self=mask, **common)
-    field = p.shift - q.shift
-    if method == "joint":
-        o = B.ops(field)
-        lp, ln = p.log_total, q.log_total
-        scale = o.exp(lp + ln - 2.0 * o.logaddexp(lp, ln))
-        scale = o.where(o.isfinite(scale), scale, scale * 0.0)
-        field = scale[:, None] * field
-    return field
+    centroid, log_scale = est.combine(p.log_total - q.log_total, p.shift, q.shift)
+    if est.log_scale is None:
+        return centroid
+    o = B.ops(centroid)
+    scale = o.exp(log_scale)
+    scale = o.where(o.isfinite(scale), scale, scale * 0.0)  # a row that sees neither set: no drift
+    return scale[:, None] * centroid
 

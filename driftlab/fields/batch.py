@@ -63,7 +63,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from dataclasses import replace
+
 from driftlab import _backend as B
+from driftlab._estimators import DEFAULT_ESTIMATOR, estimator_names, get_estimator, register_estimator
 from driftlab._validation import (
     check_int,
     check_points,
@@ -74,7 +77,8 @@ from driftlab.kernels import RadialKernel
 
 __all__ = ["batch_mean_shift", "batch_drift", "DriftComponents", "DRIFT_METHODS"]
 
-DRIFT_METHODS = ("joint", "alg2", "separate", "abc", "kernel_gradient")
+#: the built-in estimators (the live list, user-registered ones included: ``estimator_names()``)
+DRIFT_METHODS = estimator_names()
 
 
 class DriftComponents(NamedTuple):
@@ -101,16 +105,6 @@ def _check_kernel(kernel: Any) -> RadialKernel:
 
 def _check_tile(tile_size: Any) -> int | None:
     return None if tile_size is None else check_int(tile_size, "tile_size", minimum=1)
-
-
-def _same_points(a, b) -> bool:
-    if a is b:
-        return True
-    if a.shape != b.shape:
-        return False
-    if B.is_torch(a):
-        return bool((a == b).all())
-    return bool((a == b).all())
 
 
 def _log_weights(weights: Any, like, n: int):
@@ -266,7 +260,7 @@ def _rms_normalise(field, log_scale, centroid):
 
 
 def batch_drift(x: Any, positives: Any, negatives: Any, kernel: RadialKernel, *,
-                method: str = "joint", mask_self: bool | str = "auto", normalize: str | None = None,
+                method: str = DEFAULT_ESTIMATOR, mask_self: bool | str = "auto", normalize: str | None = None,
                 tile_size: int | None = None, return_components: bool = False):
     r"""Drift field :math:`V_{p,q}(x) = m_p(x) - m_q(x)` estimated from sample sets.
 
@@ -279,8 +273,10 @@ def batch_drift(x: Any, positives: Any, negatives: Any, kernel: RadialKernel, *,
     negatives : array, shape (m-, d)
         Samples of the model law q (often ``x`` itself).
     kernel : RadialKernel
-    method : {"joint", "alg2", "separate", "abc", "kernel_gradient"}
-        See the module docstring.
+    method : str
+        A registered estimator (:func:`~driftlab.fields.estimator_names`; built in: ``"joint"``
+        (the default), ``"alg2"``, ``"separate"``, ``"abc"``, ``"kernel_gradient"``; see the
+        module docstring).
     mask_self : bool or "auto"
         Drop the self-pairs ``(x_i, negatives_i)``; ``"auto"`` does so when ``negatives``
         is (or equals) ``x``.
@@ -315,12 +311,11 @@ def batch_drift(x: Any, positives: Any, negatives: Any, kernel: RadialKernel, *,
         if arr.shape[1] != d:
             raise ValueError(f"{name} has dimension {arr.shape[1]} but x has dimension {d}")
     _check_kernel(kernel)
-    if method not in DRIFT_METHODS:
-        raise ValueError(f"method must be one of {DRIFT_METHODS}, got {method!r}")
+    est = get_estimator(method)
     if normalize not in (None, "rms"):
         raise ValueError(f"normalize must be None or 'rms', got {normalize!r}")
     if isinstance(mask_self, str) and mask_self == "auto":
-        mask = _same_points(negatives, x)
+        mask = B.same_points(negatives, x)
     elif isinstance(mask_self, (bool, np.bool_)):
         mask = bool(mask_self)
         if mask and negatives.shape[0] != x.shape[0]:
@@ -336,39 +331,30 @@ def batch_drift(x: Any, positives: Any, negatives: Any, kernel: RadialKernel, *,
     o = B.ops(x)
 
     lone_self = mask and negatives.shape[0] == 1  # the negatives' only point is masked
-    if method in ("joint", "alg2"):
-        if method == "joint":
-            pos = S.weighted_mean_shift(kernel, x, positives, tile=tile)
-            neg = S.weighted_mean_shift(kernel, x, negatives, mask_self=mask, tile=tile)
-            _check_blocks(kernel, x, pos, neg, positives, negatives, lone_self)
-            # log K+ - log K- from the unrounded parts (max, log s): far away the maxima are
-            # ~1e19 and max + log s would round the O(1) information away
-            delta = _combine([(1.0, pos), (-1.0, neg)], like=x)
-            a = o.abs(delta)
-            log_scale = -a - 2.0 * o.log1p(o.exp(-a))  # = lp + ln - 2 logaddexp(lp, ln)
-        else:
-            sums = S.alg2_pass(kernel, x, positives, negatives, mask_self=mask, tile=tile)
-            pos, neg = sums.pos, sums.neg
-            _check_blocks(kernel, x, pos, neg, positives, negatives, lone_self)
-            log_scale = _combine([(1.0, pos), (1.0, neg), (-1.0, sums.row)], like=x)
-        # a row whose kernel vanishes on a whole set has no drift information: factor 0
-        empty = pos.empty | neg.empty
-        log_scale = o.where(empty, o.full(log_scale.shape, -math.inf, log_scale), log_scale)
-        centroid = pos.mean() - neg.mean()
-        field = _scale_rows(log_scale, centroid)
-    else:
-        grad = method == "kernel_gradient"
-        moments = method == "abc"
-        pos = S.weighted_mean_shift(kernel, x, positives, tile=tile, moments=moments, gradient_form=grad)
-        neg = S.weighted_mean_shift(kernel, x, negatives, mask_self=mask, tile=tile, moments=moments,
-                                    gradient_form=grad)
+    if est.row_sums:
+        pos = S.weighted_mean_shift(kernel, x, positives, tile=tile)
+        neg = S.weighted_mean_shift(kernel, x, negatives, mask_self=mask, tile=tile)
         _check_blocks(kernel, x, pos, neg, positives, negatives, lone_self)
-        if moments:
-            centroid = pos.abc_mean() - neg.abc_mean()
+        # log K+ - log K- from the unrounded parts (max, log s): far away the maxima are
+        # ~1e19 and max + log s would round the O(1) information away
+        delta = _combine([(1.0, pos), (-1.0, neg)], like=x) if est.log_scale is not None else None
+        centroid, log_scale = est.combine(delta, pos.mean(), neg.mean())
+        if est.log_scale is not None:
+            # a row whose kernel vanishes on a whole set has no drift information: factor 0
+            empty = pos.empty | neg.empty
+            log_scale = o.where(empty, o.full(log_scale.shape, -math.inf, log_scale), log_scale)
+            field = _scale_rows(log_scale, centroid)
         else:
-            centroid = pos.mean() - neg.mean()
-        log_scale = o.zeros((x.shape[0],), like=x)
-        field = centroid
+            field = centroid
+    else:
+        if est.batch is None:
+            raise ValueError(f"method={method!r} is registered without a batch implementation")
+        centroid, log_scale = est.batch(kernel, x, positives, negatives, mask=mask, tile=tile, lone_self=lone_self)
+        if log_scale is None:  # factor 1
+            log_scale = o.zeros((x.shape[0],), like=x)
+            field = centroid
+        else:
+            field = _scale_rows(log_scale, centroid)
 
     if normalize == "rms":
         field = _rms_normalise(field, log_scale, centroid)
@@ -376,3 +362,40 @@ def batch_drift(x: Any, positives: Any, negatives: Any, kernel: RadialKernel, *,
     if return_components:
         return DriftComponents(field, centroid, log_scale)
     return field
+
+
+def _alg2_components(kernel, x, positives, negatives, *, mask, tile, lone_self):
+    """[D] Algorithm 2: (column-reweighted centroid difference, log rowsum(A+) rowsum(A-))."""
+    o = B.ops(x)
+    sums = S.alg2_pass(kernel, x, positives, negatives, mask_self=mask, tile=tile)
+    pos, neg = sums.pos, sums.neg
+    _check_blocks(kernel, x, pos, neg, positives, negatives, lone_self)
+    log_scale = _combine([(1.0, pos), (1.0, neg), (-1.0, sums.row)], like=x)
+    empty = pos.empty | neg.empty
+    log_scale = o.where(empty, o.full(log_scale.shape, -math.inf, log_scale), log_scale)
+    return pos.mean() - neg.mean(), log_scale
+
+
+def _separate_components(kernel, x, positives, negatives, *, mask, tile, lone_self, moments=False,
+                         gradient_form=False):
+    """Separately normalised sets: the [ABC]-corrected means or the kernel-gradient form."""
+    pos = S.weighted_mean_shift(kernel, x, positives, tile=tile, moments=moments, gradient_form=gradient_form)
+    neg = S.weighted_mean_shift(kernel, x, negatives, mask_self=mask, tile=tile, moments=moments,
+                                gradient_form=gradient_form)
+    _check_blocks(kernel, x, pos, neg, positives, negatives, lone_self)
+    centroid = pos.abc_mean() - neg.abc_mean() if moments else pos.mean() - neg.mean()
+    return centroid, None
+
+
+def _abc_components(*args, **kwargs):
+    return _separate_components(*args, moments=True, **kwargs)
+
+
+def _kernel_gradient_components(*args, **kwargs):
+    return _separate_components(*args, gradient_form=True, **kwargs)
+
+
+for _name, _impl in (("alg2", _alg2_components), ("abc", _abc_components),
+                     ("kernel_gradient", _kernel_gradient_components)):
+    register_estimator(replace(get_estimator(_name), batch=_impl), replace=True)
+del _name, _impl

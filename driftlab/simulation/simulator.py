@@ -129,14 +129,15 @@ class SimulationConfig:
                 raise ValueError(f"every mode must have {dim} components, got {mvec!r}")
         self.make_schedule()
         kernel = self.make_kernel()
-        if self.backend == "compiled":
-            from driftlab.engine import _compiled
+        if self.backend != "auto":  # ask the chosen backend whether it computes this run's sums
+            from driftlab.engine import SumsCall, get_backend
 
-            minimum_image = self.period is not None and self.resolved_wrap(dim) == "minimum_image"
-            if minimum_image or not _compiled.supported(kernel):
-                raise ValueError("backend='compiled' needs a Gaussian or Laplace kernel in R^d or on a torus with "
-                                 f"wrap='lattice', got kernel={self.kernel!r}, period={self.period!r}, "
-                                 f"wrap={self.resolved_wrap(dim) if self.period is not None else None!r}")
+            call = SumsCall(kernel, 1, 1, dim, device=str(self.device).split(":")[0], dtype=self.dtype,
+                            is_torch=True, period=self.period, wrap=self.resolved_wrap(dim), images=self.images)
+            reason = get_backend(self.backend).unsupported(call)
+            if reason:
+                raise ValueError(f"backend={self.backend!r} cannot run this simulation: {reason} "
+                                 f"(kernel={self.kernel!r}, period={self.period!r})")
         return self
 
     def make_kernel(self, length_scale: float | None = None):

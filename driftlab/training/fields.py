@@ -121,11 +121,11 @@ class DriftField:
     dense: bool = False
 
     def __call__(self, x, positives):
-        from driftlab.fields import batch_drift, official_drift
+        from driftlab.fields import DEFAULT_ESTIMATOR, batch_drift, official_drift
         from driftlab.kernels import Gaussian, Laplace
 
         if self.name == "gaussian":
-            return batch_drift(x, positives, x, Gaussian(self.tau), method=self.method or "joint",
+            return batch_drift(x, positives, x, Gaussian(self.tau), method=self.method or DEFAULT_ESTIMATOR,
                                normalize=self.normalize, tile_size=self.tile_size)
         if self.name in ("laplace", "alg2"):
             if self.dense and (self.method or "alg2") == "alg2" and self.normalize is None:
@@ -162,10 +162,10 @@ def make_field(name: str, tau: float = 0.05, *, method: str | None = None,
     temps = tuple(check_positive(t, "temperatures") for t in temperatures)
     if not temps:
         raise ValueError("temperatures must not be empty")
-    from driftlab.fields import DRIFT_METHODS
+    from driftlab.fields import get_estimator
 
-    if method is not None and method not in DRIFT_METHODS:
-        raise ValueError(f"method must be one of {DRIFT_METHODS} or None, got {method!r}")
+    if method is not None:
+        get_estimator(method)  # ValueError naming the registered estimators
     if normalize not in (None, "rms"):
         raise ValueError(f"normalize must be None or 'rms', got {normalize!r}")
     if tile_size is not None:
