@@ -120,7 +120,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    from driftlab._io import _jsonable
+    from driftlab._io import jsonable
 
     res = {"toy": toy_geodesic(args.quick), "pf_ode": pf_ode_vs_geodesic(args.quick),
            "hyperbolic": hyperbolic_convergence(args.quick)}
@@ -130,4 +130,4 @@ if __name__ == "__main__":
     res["toy"].pop("straight")
     res["toy"].pop("ode_tent_init")
     res["toy"]["geodesic"].pop("z")
-    print(json.dumps(_jsonable(res), indent=1))
+    print(json.dumps(jsonable(res), indent=1))

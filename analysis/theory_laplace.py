@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from driftlab.theory.laplace import (
-    _pq_pair,
+    residual_test_pair,
     constant_preconditioner_law,
     dimension_law,
     laplace_drift,
@@ -22,7 +22,7 @@ __all__ = ["field_decomposition", "residual_laws"]
 def field_decomposition(taus=(0.1, 0.3, 1.0), n: int = 15) -> dict:
     r"""2-D: drift :math:`V`, its preconditioned-score part :math:`\tau(\bar r_p g_p - \bar r_q g_q)`
     and the residual :math:`C_p - C_q` on an n x n grid, for each temperature."""
-    p, q = _pq_pair(2)
+    p, q = residual_test_pair(2)
     gx = np.linspace(-3.5, 3.5, n)
     gy = np.linspace(-3.0, 3.0, n)
     X, Y = np.meshgrid(gx, gy)

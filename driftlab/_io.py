@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - Windows
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "write_json", "write_csv", "save_figure", "machine_info",
+__all__ = ["atomic_write_bytes", "atomic_write_text", "jsonable", "write_json", "write_csv", "save_figure", "machine_info",
            "RunDirectory", "RunFolderError", "RunFolderBusy", "RunFolderMismatch", "CheckpointError",
            "read_checkpoint_file", "Param", "canonical_json", "params_hash", "LOCK_NAME"]
 
@@ -55,13 +55,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays turned into plain Python values (for JSON/CSV)."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.bool_,)):
@@ -95,7 +96,7 @@ def without_timings(obj: Any) -> Any:
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as sorted, indented JSON (numpy scalars/arrays converted; inf as a string)."""
     # allow_nan=False: never emit the non-standard NaN / Infinity tokens
-    text = json.dumps(_jsonable(obj), indent=2, sort_keys=True, allow_nan=False)
+    text = json.dumps(jsonable(obj), indent=2, sort_keys=True, allow_nan=False)
     return atomic_write_text(path, text + "\n")
 
 
@@ -106,7 +107,7 @@ def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], column
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _jsonable(row.get(k)) for k in columns})
+        writer.writerow({k: jsonable(row.get(k)) for k in columns})
     return atomic_write_text(path, buf.getvalue())
 
 
@@ -155,7 +156,7 @@ LOCK_NAME = ".lock"
 
 def canonical_json(obj: Any) -> str:
     """``obj`` as compact, key-sorted JSON (tuples become lists): the form parameters are compared in."""
-    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def params_hash(obj: Any) -> str:

@@ -46,10 +46,10 @@ def _cell(v, digits: int = 4) -> str:
 
 
 def _emit(obj: dict, as_json: bool, columns: list[str] | None = None) -> None:
-    from driftlab._io import _jsonable
+    from driftlab._io import jsonable
 
     if as_json:
-        click.echo(json.dumps(_jsonable(obj), indent=2, sort_keys=True))
+        click.echo(json.dumps(jsonable(obj), indent=2, sort_keys=True))
         return
     from rich.console import Console
     from rich.table import Table

@@ -84,9 +84,9 @@ def verify(ctx: click.Context, quick: bool, full: bool, recompute: bool, only: t
     if fmt == "table":
         click.echo(_table(results))
     elif fmt == "json":
-        from driftlab._io import _jsonable
+        from driftlab._io import jsonable
 
-        text = json.dumps(_jsonable([r.as_dict() for r in results]), indent=2, sort_keys=True) + "\n"
+        text = json.dumps(jsonable([r.as_dict() for r in results]), indent=2, sort_keys=True) + "\n"
         if output is not None:
             from driftlab._io import atomic_write_text
 

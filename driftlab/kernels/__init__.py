@@ -17,7 +17,7 @@ True
 """
 
 from driftlab.kernels._base import FastForm, RadialKernel
-from driftlab.kernels._hankel import radial_fourier, sphere_average
+from driftlab.kernels._hankel import radial_fourier, radial_fourier_derivative, sphere_average
 from driftlab.kernels._profiles import Gaussian, InverseMultiquadric, Laplace, Matern, Wendland
 from driftlab.kernels._registry import (
     KernelEntry,
@@ -43,5 +43,6 @@ __all__ = [
     "unregister_kernel",
     "KernelEntry",
     "radial_fourier",
+    "radial_fourier_derivative",
     "sphere_average",
 ]

@@ -34,7 +34,7 @@ Closed forms (``x = (s k)^2`` etc.):
 * Inverse multiquadric :math:`(1 + r^2/c^2)^{-\beta}`, :math:`\mu = \beta - d/2 > 0`:
   :math:`\lambda = \frac{2^{1-\mu}}{\Gamma(\mu)} z^{\mu+1} K_{\mu-1}(z)`, :math:`z = ck`.
 * Any other radial kernel: numerical Hankel transform of the profile
-  (:func:`driftlab.kernels._hankel.radial_fourier_derivative`).
+  (:func:`driftlab.kernels.radial_fourier_derivative`).
 
 Each kernel carries its closed forms (:meth:`~driftlab.kernels.RadialKernel.linear_rate`,
 :meth:`~driftlab.kernels.RadialKernel.rate_peak`); this module never asks for its class.
@@ -72,7 +72,7 @@ NUMERICAL_K_MAX = 1e4
 # numeric cores (trust their inputs)
 # ----------------------------------------------------------------------------------------
 def _numerical_rate(kernel: RadialKernel, k: np.ndarray, dim: int) -> np.ndarray:
-    from driftlab.kernels._hankel import radial_fourier_derivative
+    from driftlab.kernels import radial_fourier_derivative
 
     dE, err = radial_fourier_derivative(kernel, k, dim, with_error=True)
     lam = -k * dE

@@ -40,6 +40,7 @@ from scipy import special as sps
 from driftlab._validation import check_int, check_points, check_positive
 
 __all__ = ["GaussianAtoms", "LaplaceMoments", "laplace_moments", "laplace_drift", "as_atoms", "SlopeFit", "fit_loglog",
+           "residual_test_pair",
            "temperature_law", "constant_preconditioner_law", "dimension_law", "cancellation"]
 
 
@@ -251,7 +252,7 @@ def fit_loglog(x: Any, y: Any) -> SlopeFit:
                     float(res.intercept), int(lx.size))
 
 
-def _pq_pair(dim: int, sep: float = 1.5):
+def residual_test_pair(dim: int, sep: float = 1.5):
     """The fixed test pair of the residual laws: two-component p, shifted/wider q (d dims)."""
     from driftlab.distributions import GaussianMixture
 
@@ -278,7 +279,7 @@ def temperature_law(dim: int = 2, taus: Any = None, n_points: int = 8, seed: int
     """
     taus = np.geomspace(0.005, 0.08, 5) if taus is None else np.asarray(taus, float)
     c = dim + 1.0 if constant is None else float(constant)
-    p, q = _pq_pair(dim)
+    p, q = residual_test_pair(dim)
     x = _queries(p, n_points, dim, seed)
     dscore = p.score(x) - q.score(x)
     err, resid = [], []
@@ -302,7 +303,7 @@ def constant_preconditioner_law(dim: int = 2, taus: Any = None, n_points: int = 
     """
     taus = np.geomspace(0.005, 0.08, 5) if taus is None else np.asarray(taus, float)
     c = dim + 1.0 if constant is None else float(constant)
-    p, _ = _pq_pair(dim)
+    p, _ = residual_test_pair(dim)
     x = _queries(p, n_points, dim, seed)
     rel = []
     for tau in taus:
@@ -322,7 +323,7 @@ def dimension_law(dims: Any = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), tau: f
     dims = [int(d) for d in dims]
     med = []
     for d in dims:
-        p, _ = _pq_pair(d)
+        p, _ = residual_test_pair(d)
         x = _queries(p, n_points, d, seed)
         mom = laplace_moments(p, x, tau)
         med.append(float(np.median(np.linalg.norm(mom.residual, axis=1) / np.linalg.norm(mom.mean_shift, axis=1))))
@@ -339,7 +340,7 @@ def cancellation(dim: int = 2, tau: float = 0.5, n_points: int = 200, seed: int 
     each point (projection). Reports the median and 90th percentile relative errors and the
     spread of the two preconditioners :math:`\tau\bar r_p` vs :math:`\tau\bar r_q`.
     """
-    p, q = _pq_pair(dim)
+    p, q = residual_test_pair(dim)
     x = _queries(q, n_points, dim, seed)
     mp_, mq_ = laplace_drift(p, q, x, tau)
     V = mp_.mean_shift - mq_.mean_shift
