@@ -642,11 +642,7 @@ def _make(prop, profile):
 
 #: failures the fuzzer finds outside driftlab.fields / driftlab.distributions, kept visible
 #: (strict: the mark fails the run once the kernel is fixed, so that it gets removed)
-KNOWN = {
-    "kernel_derivatives": pytest.mark.xfail(strict=True, reason=(
-        "Matern(nu=1.5).dlog_profile at small z = sqrt(3) r / l is formed as -1 + 1/(1 + z): "
-        "relative error ~eps/z (5e-13 at r / l = 1e-4) where -z/(1 + z) is exact")),
-}
+KNOWN: dict = {}
 
 for _name, _prop in PROPS.items():
     _marks = [KNOWN[_name]] if _name in KNOWN else []

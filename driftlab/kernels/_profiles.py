@@ -206,6 +206,13 @@ class Matern(RadialKernel):
             ]  # coefficient of (z)^(p-i)
             norm = math.factorial(p) / math.factorial(2 * p)
             self._poly = [c * norm for c in coeffs]  # highest power first (z^p ... z^0)
+            # R(z) = (P'(z) - P(z)) / z, highest power first, in exact integer arithmetic:
+            # P = sum_i a_i z^i / A with a_i = (p+i)!/(i!(p-i)!) 2^(p-i) i-reversed, A = (2p)!/p!
+            a = [math.factorial(2 * p - i) // (math.factorial(p - i) * math.factorial(i)) * 2**i
+                 for i in range(p + 1)]  # ascending: a_j, coefficient of z^j times (2p)!/p!
+            big_a = math.factorial(2 * p) // math.factorial(p)
+            q = [((j + 1) * a[j + 1] if j < p else 0) - a[j] for j in range(p + 1)]  # P' - P, ascending
+            self._dlog_numerator = [qj / big_a for qj in q[1:]][::-1] or [0.0]
 
     @classmethod
     def companion(cls, temperature: float | None = None, *, scale: float | None = None) -> "Matern":
@@ -278,9 +285,12 @@ class Matern(RadialKernel):
             big = z >= 1.0
             zs = o.where(big, z * 0.0 + 1.0, z)  # z < 1: direct Horner
             w = 1.0 / o.where(big, z, z * 0.0 + 1.0)  # z >= 1: in w = 1/z (no z^p overflow)
-            small_ratio = self._horner(dcoeffs, zs) / self._horner(self._poly, zs)
+            # z < 1: -1 + P'/P = (P' - P)/P = z R(z)/P(z) with R's coefficients formed once
+            # (P' - P has no constant term: c_1 = c_0 = 1), so no cancellation near the origin
+            # (forming -1 + P'/P there lost eps/z relative)
+            small = zs * self._horner(self._dlog_numerator, zs) / self._horner(self._poly, zs)
             big_ratio = w * self._horner(dcoeffs[::-1], w) / self._horner(self._poly[::-1], w)
-            return (-1.0 + o.where(big, big_ratio, small_ratio)) * self._rate
+            return o.where(big, -1.0 + big_ratio, small) * self._rate
         if o.name != "numpy":
             o.kv(self.nu, z)
         dtype = _float_dtype(r)
