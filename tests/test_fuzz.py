@@ -138,7 +138,8 @@ def prop_kernel_profiles(data):
     inputs = (kind, scale, beta, nu, rel)
     try:
         kern = call(lambda: build_kernel(kind, scale, beta, nu), KERNEL_ARGS)
-        r = np.array(rel) * scale
+        with np.errstate(over="ignore", under="ignore"):
+            r = np.array(rel) * scale
         if not np.isfinite(r).all():
             return
         got = call(lambda: kern.log_profile(r), ("r",) + KERNEL_ARGS)
@@ -167,7 +168,8 @@ def prop_kernel_derivatives(data):
     inputs = (kind, scale, beta, nu, rel)
     try:
         kern = call(lambda: build_kernel(kind, scale, beta, nu), KERNEL_ARGS)
-        r = np.array(rel) * scale
+        with np.errstate(over="ignore", under="ignore"):
+            r = np.array(rel) * scale
         if not np.isfinite(r).all():
             return
         got = call(lambda: kern.dlog_profile(r), ("r",) + KERNEL_ARGS)
@@ -211,7 +213,8 @@ def prop_spectral_rate(data):
     dim = data.draw(st.integers(1, 3))
     kl = data.draw(st.lists(st.floats(-4, 250).map(lambda e: 10.0**e), min_size=1, max_size=4))
     inputs = (kind, scale, beta, nu, dim, kl)
-    k = np.array(kl) / scale
+    with np.errstate(over="ignore"):
+        k = np.array(kl) / scale
     if not np.isfinite(k).all():
         return
     try:
