@@ -299,3 +299,19 @@ def test_schedules_at_extreme_length_scales(s):
             want = unit.accumulated_damping(kern, k, 5.0)
             assert_close(sch.accumulated_damping(kern, k / s, 5.0), want, rtol=1e-14, what=f"{sch!r} A_k")
             assert_close(sch.quadrature(kern, k / s, 5.0), want, rtol=1e-14, what=f"{sch!r} quadrature")
+
+
+def test_best_fixed_bandwidth_is_exact_to_round_off():
+    """The bounded search alone stops ~1e-8 relative from the optimum (its tolerance is
+    relative to |log s|); the optimum is polished to round-off. Closed forms: one mode at the
+    peak s k = sqrt(2) (Gaussian) or sqrt(2/(d+1)) (Laplace); modes 1 and 2 of a Gaussian
+    cross where x e^(-x/2) = 4x e^(-2x), i.e. s^2 = (4/3) log 2. Tolerance 1e-14 relative."""
+    s, lam = best_fixed_bandwidth(Gaussian(1.0), [1.0], 2)
+    assert_close(s, math.sqrt(2.0), rtol=1e-14, what="gaussian one-mode s*")
+    assert_close(lam, 2 / math.e, rtol=1e-14, what="gaussian peak rate")
+    s, _ = best_fixed_bandwidth(Laplace(1.0), [1.0], 2)
+    assert_close(s, math.sqrt(2.0 / 3.0), rtol=1e-14, what="laplace one-mode s*")
+    s, lam = best_fixed_bandwidth(Gaussian(1.0), [1.0, 2.0], 3)
+    x = 4.0 * math.log(2.0) / 3.0
+    assert_close(s, math.sqrt(x), rtol=1e-14, what="gaussian two-mode s*")
+    assert_close(lam, x * math.exp(-x / 2), rtol=1e-14, what="gaussian two-mode rate")

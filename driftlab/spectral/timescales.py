@@ -40,7 +40,7 @@ import numpy as np
 
 from driftlab._validation import check_int, check_positive
 from driftlab.kernels import RadialKernel
-from driftlab.spectral.rates import _check_k, _check_kernel, rate
+from driftlab.spectral.rates import _check_k, _check_kernel, peak_rate, rate
 from driftlab.spectral.schedules import (
     ConstantSchedule,
     ExponentialSchedule,
@@ -212,7 +212,7 @@ def best_fixed_bandwidth(kernel: RadialKernel, modes, dim: int = 1) -> tuple[flo
     k_ref = float(kk.min())
 
     def min_rate(t: float) -> float:
-        return float(np.min(rate(kernel, (kk / k_ref) * (math.exp(t) / ell), dim)))
+        return float(np.min(rate(kernel, kk * (math.exp(t) / k_ref) / ell, dim)))
 
     lo, hi = math.log(1e-3 * k_ref / kk.max()), math.log(1e2)
     grid = np.linspace(lo, hi, 241)
@@ -224,7 +224,42 @@ def best_fixed_bandwidth(kernel: RadialKernel, modes, dim: int = 1) -> tuple[flo
     res = optimize.minimize_scalar(lambda g: -min_rate(g), bounds=(a, b), method="bounded",
                                    options={"xatol": 1e-12})
     best = max((-(res.fun), res.x), (vals[i], grid[i]))
+    polished = _polish_max_min(kernel, kk, k_ref, ell, dim, best[1], min_rate)
+    # the polished point is the exact optimum; near a flat peak its value ties with the
+    # search's to round-off, so it wins unless it is clearly worse
+    if polished[0] >= best[0] * (1.0 - 8 * np.finfo(float).eps):
+        best = polished
     return math.exp(best[1]) / k_ref, float(best[0])
+
+
+def _polish_max_min(kernel, kk, k_ref, ell, dim, t0, min_rate):
+    """Refine the max-min to round-off: the bounded search stops within ~1e-8 |t| of the optimum,
+    which sits either where two modes' rates cross (refined by brentq on their difference) or
+    at one mode's peak (the kernel's own peak search). Returns (min_rate, t) of the best found."""
+    from scipy import optimize
+
+    d = 1e-5 * max(1.0, abs(t0))
+
+    def rates(t):
+        return rate(kernel, kk * (math.exp(t) / k_ref) / ell, dim)
+
+    lo_mode, hi_mode = int(np.argmin(rates(t0 - d))), int(np.argmin(rates(t0 + d)))
+    candidates = []
+    if lo_mode != hi_mode:
+        def gap(t):
+            r = rates(t)
+            return float(r[lo_mode] - r[hi_mode])
+
+        if gap(t0 - d) * gap(t0 + d) < 0:
+            t = optimize.brentq(gap, t0 - d, t0 + d, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+            candidates.append(t)
+    else:
+        zstar, _ = peak_rate(kernel.with_length_scale(1.0), dim)  # peak of one mode: s k = z*
+        candidates.append(math.log(zstar * k_ref / float(kk[lo_mode])))
+    out = (-math.inf, t0)
+    for t in candidates:
+        out = max(out, (min_rate(t), t))
+    return out
 
 
 def admissible_rate(kernel: RadialKernel, modes, eps: float, s0: float, dim: int = 1) -> float:
