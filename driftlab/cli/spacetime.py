@@ -150,24 +150,32 @@ def diffed(data, pa, pb, t_min, schedule, as_json):
 
 
 @spacetime.command()
-@click.option("--potential", type=click.Choice(["muller-brown"]), default="muller-brown", show_default=True)
-@click.option("--kT", "kT", type=NumberList(float, min=0.0, min_open=True), default="10", show_default=True,
-              help="temperature(s) > 0, comma-separated")
-@click.option("--lam-end", type=NumberList(float), default="4.6", show_default=True,
-              help="endpoint noise level(s) lambda, comma-separated")
+@click.option("--potential", type=click.Choice(["muller-brown", "alanine"]), default="muller-brown", show_default=True,
+              help="Müller–Brown, or the alanine-dipeptide (phi, psi) surface")
+@click.option("--kT", "kT", type=NumberList(float, min=0.0, min_open=True), default=None,
+              help="temperature(s) > 0, comma-separated [default: 10 (muller-brown), 2.5 (alanine)]")
+@click.option("--lam-end", type=NumberList(float), default=None,
+              help="endpoint noise level(s) lambda, comma-separated [default: 4.6 (muller-brown); 4.0, "
+                   "one value, (alanine)]")
 @click.option("--budget", type=NumberList(int, min=1), default="4000", show_default=True,
               help="Langevin steps per chain (integers >= 1), comma-separated")
 @click.option("--seeds", type=NumberList(int, min=0, unique=True), default="0,1", show_default=True,
               help="seeds (distinct integers >= 0)")
 @click.option("--chains", type=click.IntRange(min=1), default=32, show_default=True, help="chains per seed")
-@click.option("--quick", is_flag=True, help="tiny fixed run (kT 10, lambda_end 4.6, budget 640, seed 0, 8 chains, "
-                                            "coarse grid); takes none of the sweep options")
+@click.option("--quick", is_flag=True, help="tiny fixed run (muller-brown: kT 10, lambda_end 4.6, budget 640, seed 0, "
+                                            "8 chains, coarse grid; alanine: kT 2.5, budget 4096, seed 0, 8 chains, "
+                                            "about 2 min); takes none of the sweep options")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def paths(ctx, potential, kT, lam_end, budget, seeds, chains, quick, as_json):
     """Annealed-Langevin transition paths along spacetime curves vs controls (max energy in kT above the bound)."""
     from driftlab.spacetime.paths import run_sweep
 
+    if potential == "alanine":
+        _alanine_paths(ctx, kT, lam_end, budget, seeds, chains, quick, as_json)
+        return
+    kT = kT or [10.0]
+    lam_end = lam_end or [4.6]
     if quick:
         refuse_unused(ctx, ["kT", "lam_end", "budget", "seeds", "chains"], "by --quick (a fixed tiny run)")
         cfg = dict(kTs=[10.0], lam_ends=[4.6], budgets=[640], seeds=[0], n_chains=8, grid_n=97, n_points=32,
@@ -187,3 +195,28 @@ def paths(ctx, potential, kT, lam_end, budget, seeds, chains, quick, as_json):
     check_finite(result["rows"], what="spacetime paths", allow_nan=["excess_kT_success_mean", "excess_kT_success_se",
                                                                      "excess_kT_se"],
                  ident=["kT", "lam_end", "budget", "method"])
+
+
+def _alanine_paths(ctx, kT, lam_end, budget, seeds, chains, quick, as_json):
+    """``paths --potential alanine``: the bound two ways and one row per (kT, budget, method)."""
+    from driftlab.spacetime.alanine import run_alanine
+
+    if quick:
+        refuse_unused(ctx, ["kT", "lam_end", "budget", "seeds", "chains"], "by --quick (a fixed tiny run)")
+        cfg = dict(kTs=[2.5], lam_end=4.0, budgets=[4096], seeds=[0], n_chains=8, n_points=64, mep_iter=2000,
+                   show_progress=not as_json)
+    else:
+        if lam_end is not None and len(lam_end) != 1:
+            raise click.BadParameter("the alanine run takes one endpoint noise level", param_hint="'--lam-end'")
+        cfg = dict(kTs=kT or [2.5], lam_end=(lam_end or [4.0])[0], budgets=budget, seeds=seeds, n_chains=chains,
+                   show_progress=not as_json)
+    result = run_alanine(**cfg)
+    result.pop("mep")
+    bound = result.pop("bound")
+    result = {"bound_grid": bound["grid"], "bound_mep": bound["mep_max"], **result}
+    _emit(result, as_json, ["kT", "budget", "method", "max_energy_mean", "max_energy_se", "max_energy_success_mean",
+                            "success", "fr_length", "evals_per_chain"])
+    check_finite(result["rows"], what="spacetime paths", allow_nan=["max_energy_mean", "max_energy_se",
+                                                                     "max_energy_success_mean", "max_energy_success_se",
+                                                                     "fr_length"],
+                 ident=["kT", "budget", "method"])
