@@ -151,3 +151,21 @@ def test_kernel_without_scale_parameter_gives_clear_error():
 
     with pytest.raises(TypeError, match="scale_parameter"):
         NoScale(1.0).with_length_scale(2.0)
+
+
+def test_subclass_may_store_its_own_scale_attribute(quartic):
+    """Third-party kernels often keep ``self.scale``: the base class's ``scale`` must not block it."""
+
+    class Stored(QuarticExp):
+        scale_parameter = "scale"
+
+        def __init__(self, scale: float = 1.0) -> None:
+            self.scale = float(scale)
+            super().__init__(scale)
+
+        @property
+        def params(self) -> dict:
+            return {"scale": self.scale}
+
+    k = Stored(0.25)
+    assert k.scale == 0.25 and k.with_length_scale(0.5).scale == 0.5

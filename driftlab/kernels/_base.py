@@ -130,8 +130,16 @@ class RadialKernel(ABC):
 
     @property
     def scale(self) -> float:
-        """The length scale (same as :attr:`length_scale`; the constructors' common keyword)."""
-        return self.length_scale
+        """The length scale (same as :attr:`length_scale`; the constructors' common keyword).
+
+        A subclass may also store its own ``scale`` attribute (``self.scale = c``).
+        """
+        stored = self.__dict__.get("_scale_attribute")
+        return self.length_scale if stored is None else stored
+
+    @scale.setter
+    def scale(self, value: float) -> None:
+        self.__dict__["_scale_attribute"] = value
 
     def with_length_scale(self, scale: float) -> "RadialKernel":
         """A new kernel of the same family and shape with length scale ``scale``.
