@@ -474,9 +474,9 @@ def test_huge_weights_do_not_overflow_their_sum():
 
 
 @pytest.mark.parametrize("kernel, y, dtype, match", [
-    (Laplace(1e-30), [[1e10], [2e10]], "float32", "too far"),      # -r / tau = -1e40: -inf in float32
+    (Laplace(1e-18), [[1e21], [2e21]], "float32", "too far"),      # -r / tau = -1e39: -inf in float32
     (Gaussian(1e-100), [[1e60], [3e60]], "float64", "too far"),    # -r^2 / (2 s^2) = -5e319: -inf
-    (Matern.companion(1e-30), [[1e10], [2e10]], "float32", "too far|NaN"),
+    (Matern.companion(1e-18), [[1e21], [2e21]], "float32", "too far|NaN"),
 ], ids=["laplace-f32", "gaussian-f64", "companion-f32"])
 def test_every_kernel_value_underflowing_raises_not_zero(kernel, y, dtype, match):
     """Every log-kernel value of the row is -inf although the kernel is positive everywhere:
@@ -527,13 +527,9 @@ def test_queries_beyond_the_squared_distance_range(method, dtype):
     if method == "alg2":
         scale = 1.5
     eps = float(np.finfo(dtype).eps)
-    if method == "alg2":
-        # alg2's factor depends on absolute log-normalisers (column sums across queries): at
-        # |log k| = 2e19 they are known to ulp(2e19) only, so the factor is not determined to
-        # O(1) (the documented conditioning); it must still be finite and point the right way
-        assert np.all(np.sign(comp.field[:, 0]) == np.sign(c[0])) and np.all(comp.field[:, 1] == 0)
-        assert np.isfinite(comp.log_scale).all()
-        return
+    # (alg2: its column normalisers log C_j = log k + log 2 are held as (max, log-sum) parts and
+    # its row sums relative to the row's largest log-kernel, so the O(1) factor survives
+    # log-kernel values of -2e19; formed as floats they rounded log 2 away: factor 3, not 1.5)
     # uniform weights up to 1e-19; float round-off of means of O(1) numbers and of the scale
     assert_close(comp.field[:, 0], np.full(2, scale * c[0]), rtol=50 * eps, atol=50 * eps,
                  what=f"{method} {dtype} far field", inputs=(x.tolist(),))
@@ -606,6 +602,29 @@ def test_negligible_weights_are_dropped_not_floored():
     xw, yw = np.zeros((1, 1)), np.array([[0.5], [1.0], [2.0]])
     want = 0.5  # only y = 0.5 is inside the support (u = 1 is on its boundary: phi = 0)
     assert_close(batch_mean_shift(xw, yw, Wendland(1.0)), [[want]], rtol=1e-15, what="Wendland support")
+
+
+def test_float32_data_with_a_length_scale_outside_its_range_is_refused():
+    """Gaussian(1e-40) on float32 data: 1 / (2 s^2) is inf in float32 (s^2 = 1e-80 is 0), which
+    made 0 / 0 and inf * 0 inside the stream; refused up front, naming the kernel and float32."""
+    x = np.zeros((1, 1), dtype=np.float32)
+    for kern in (Gaussian(1e-40), Laplace(1e30)):
+        with pytest.raises(ValueError, match=r"kernel .*outside \[1e-18, 1e\+18\].*float32"):
+            batch_mean_shift(x, x + 1, kern)
+        with pytest.raises(ValueError, match="float32"):
+            batch_drift(x, x + 1, x - 1, kern, method="kernel_gradient")
+    # the same kernels on float64 data are fine (here: the exact nearest-point limits)
+    assert_close(batch_mean_shift(x.astype(np.float64), x.astype(np.float64) + 1, Laplace(1e30)), [[1.0]],
+                 rtol=1e-15, what="float64 huge temperature")
+
+
+def test_kernel_gradient_at_tiny_distances():
+    """Laplace's kernel gradient has magnitude 1/tau at every r > 0: with y -+ 1e-300 around x the
+    field is 1/tau - (-1/tau) = 2e150 for tau = 1e-150. |y - x|^2 = 1e-600 underflowed to 0 and
+    the field came out 0 (and (phi'/phi) / r = 1e450 overflowed). Exact; float64 round-off."""
+    x = np.zeros((1, 1))
+    got = batch_drift(x, np.array([[1e-300]]), np.array([[-1e-300]]), Laplace(1e-150), method="kernel_gradient")
+    assert_close(got, [[2e150]], rtol=1e-14, what="kernel gradient at r = 1e-300")
 
 
 def test_scipy_only_kernel_on_torch_input_is_a_type_error():

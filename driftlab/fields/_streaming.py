@@ -48,12 +48,23 @@ def needs_wide_geometry(x, *sets) -> bool:
     return max(1, x.shape[1]) * top * top >= 0.25 * limit
 
 
+#: kernel length scales usable with float32 data: their squares stay normal float32 numbers
+FLOAT32_LENGTH_RANGE = (1e-18, 1e18)
+
+
 def check_kernel_backend(kernel, x) -> None:
-    """TypeError (naming the kernel and x) for torch input to a kernel evaluated by scipy only."""
+    """TypeError (naming the kernel and x) for torch input to a kernel evaluated by scipy only;
+    ValueError for float32 data with a length scale whose square leaves float32's range (the
+    kernel's constants, e.g. 1 / (2 s^2), would be 0 or inf there)."""
     caps = getattr(kernel, "capabilities", None)
     if B.is_torch(x) and caps is not None and "torch" not in caps:
         raise TypeError(f"kernel {kernel!r} has no torch implementation (its profile needs scipy): "
                         "pass numpy arrays as x and the reference points")
+    lo, hi = FLOAT32_LENGTH_RANGE
+    if x.dtype.itemsize < 8 and not lo <= kernel.length_scale <= hi:
+        raise ValueError(f"kernel {kernel!r}: length scale {kernel.length_scale:.3g} is outside "
+                         f"[{lo:g}, {hi:g}], the range usable with float32 x; pass float64 data "
+                         "or rescale the data together with the length scale")
 
 
 def _too_far(detail: str) -> ValueError:
@@ -87,6 +98,23 @@ def tile_geometry(kernel, x, yt, *, need_r: bool, wide: bool | None = None):
         pos = r2 > 0
         r = o.where(pos, o.sqrt(o.where(pos, r2, r2 * 0.0 + 1.0)), r2 * 0.0)
         return diff, r, kernel.log_profile(r)
+
+
+def robust_norm(diff, r):
+    """|diff| where |diff|^2 underflowed (|diff| < 1e-154 in float64, 1e-19 in float32):
+    ``c sqrt(sum (diff / c)^2)`` with ``c = max|diff_k|`` there, ``r`` elsewhere. The kernel
+    gradient needs the unit vector diff / r at every r > 0 (Laplace's has length 1/tau)."""
+    o = B.ops(diff)
+    tiny = float(o.finfo(diff).tiny)
+    small = r < 1e3 * math.sqrt(tiny)
+    if not bool(small.any()):
+        return r
+    c = o.max(o.abs(diff), axis=-1)
+    pos = c > 0
+    safe = o.where(pos, c, c * 0.0 + 1.0)
+    q = o.where(pos, o.sqnorm(diff / safe[..., None]), c * 0.0 + 1.0)  # >= 1: sqrt has a finite gradient
+    scaled = o.where(pos, c * o.sqrt(q), c * 0.0)
+    return o.where(small, scaled, r)
 
 
 def _wide_geometry(kernel, diff, r2, need_r):
@@ -254,10 +282,15 @@ def weighted_mean_shift(kernel, x, y, *, log_weights=None, mask_self=False, tile
         if mask_self:
             logk = mask_diagonal(logk, a)
         if gradient_form:
+            r = robust_norm(diff, r)
             pos = r > 0
-            with np.errstate(over="ignore", invalid="ignore"):  # rows with NaN logits are refused
-                coef = o.where(pos, -kernel.dlog_profile(r) / o.where(pos, r, r * 0.0 + 1.0), r * 0.0)
-                vec = coef[:, :, None] * diff
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked later
+                # -phi'/phi times the unit vector (y - x)/r: forming (phi'/phi)/r first overflows
+                # at tiny r (1/(tau r) = 1e450 for tau = 1e-150, r = 1e-300) though the product
+                # is at most 1/tau
+                unit = diff / o.where(pos, r, r * 0.0 + 1.0)[:, :, None]
+                coef = o.where(pos, -kernel.dlog_profile(r), r * 0.0)
+                vec = coef[:, :, None] * unit
         else:
             vec = diff
         acc.add(logk, vec)
@@ -295,13 +328,48 @@ class Alg2Sums:
     row: RowLogSum  # row log-sum-exp of the raw logits over [pos | neg]
 
 
+class ShiftedRowAccumulator(RowAccumulator):
+    r"""A :class:`RowAccumulator` fed log-weights relative to a per-row reference ``ref``:
+    :math:`\log\sum_j w_{ij}` = ``ref + max + log s``, reported as the parts
+    ``(ref, max + log s)``. With ``ref`` a log-kernel value of the row (exactly a dtype number)
+    the O(1) information survives log-kernel values of 1e19 in size."""
+
+    def __init__(self, like, n: int, d: int) -> None:
+        super().__init__(like, n, d)
+        self.ref = self.s * 0.0
+
+    def rebase(self, ref) -> None:
+        """Hold the sums relative to a new per-row reference (same rows, shifted logs)."""
+        o = self.o
+        shift = ref - self.ref
+        self.mx = o.where(o.isfinite(self.mx), self.mx - shift, self.mx)
+        self.ref = ref
+
+    def log_total_parts(self):
+        mx, ls = super().log_total_parts()
+        o = self.o
+        return o.where(self.empty, mx, self.ref), o.where(self.empty, ls, mx + ls)
+
+    def log_total(self):
+        ref, rest = self.log_total_parts()
+        o = self.o
+        return o.where(self.empty, ref, ref + rest)
+
+
 def alg2_pass(kernel, x, positives, negatives, *, mask_self: bool, tile=None) -> Alg2Sums:
     r"""One streamed pass of [D] Algorithm 2 without floor.
 
     :math:`A_{ij} = k_{ij} / \sqrt{R_i C_j}`; since :math:`R_i` is a per-row constant the
     accumulators use log-weights :math:`\log k_{ij} - \tfrac12 \log C_j` and the factor
-    :math:`R_i^{-1/2}` is applied at the end (``log_row``). Each column tile holds every
-    query row, so :math:`C_j = \sum_i k_{ij}` is complete within its tile.
+    :math:`R_i^{-1/2}` is applied at the end (``row``). Each column tile holds every query
+    row, so :math:`C_j = \sum_i k_{ij}` is complete within its tile.
+
+    Far from the data the log-kernel values are huge (-2e19) and every float formed from
+    them is known to ulp(2e19) only, while the batch factor is O(1). So nothing is formed as
+    such a float: the column normaliser is held as (column max :math:`M_j`, log-sum), the
+    log-weight as :math:`\tfrac12(\log k_{ij} - B_i) + \tfrac12(\log k_{ij} - M_j - \log
+    c_j)` relative to the row's running maximum :math:`B_i` (differences of nearby dtype
+    numbers, exact), and the accumulators report ``(B_i / 2, O(1) rest)``.
     """
     n, d = x.shape
     o = B.ops(x)
@@ -312,15 +380,23 @@ def alg2_pass(kernel, x, positives, negatives, *, mask_self: bool, tile=None) ->
     for block, is_neg in ((positives, False), (negatives, True)):
         m = block.shape[0]
         t = tile or default_tile(n, d, m, x.dtype.itemsize)
-        acc = RowAccumulator(x, n, d)
+        acc = ShiftedRowAccumulator(x, n, d)
         for a, b in tiles(m, t):
             diff, _, logk = tile_geometry(kernel, x, block[a:b], need_r=False, wide=wide)
             if is_neg and mask_self:
                 logk = mask_diagonal(logk, a)
-            log_col = o.logsumexp(logk, axis=0, keepdims=True)
-            log_col = o.where(o.isfinite(log_col), log_col, o.zeros(log_col.shape, like=log_col))
-            acc.add(logk - 0.5 * log_col, diff)
             row.add(logk)
+            ref = o.where(o.isfinite(row.mx), row.mx, row.s * 0.0)  # (n,) row reference B_i
+            col_max = o.max(logk, axis=0, keepdims=True)  # (1, t)
+            col_ok = o.isfinite(col_max)
+            zero_col = o.zeros(col_max.shape, like=col_max)
+            dev = logk - o.where(col_ok, col_max, zero_col)
+            with np.errstate(divide="ignore"):  # unseen columns: log 0, replaced just below
+                log_c = o.log(o.sum(o.exp(dev), axis=0, keepdims=True))  # >= 0 where seen
+            log_c = o.where(col_ok, log_c, zero_col)
+            acc.rebase(0.5 * ref)
+            fed = 0.5 * (logk - ref[:, None]) + 0.5 * (dev - log_c)
+            acc.add(fed, diff)
         out.append(acc)
     return Alg2Sums(out[0], out[1], row)
 

@@ -21,11 +21,14 @@ Far from the data (what stays finite, and what is refused):
 * A query whose every log-kernel value is ``-inf`` although the kernel is positive (distance
   / length scale beyond the range) raises ``ValueError`` instead of returning 0; so does
   ``|x - y| > 1.3e154`` in float64, where squared distances overflow. float32 squared
-  distances beyond float32's range (``|x - y| > 1.8e19``) are formed in float64.
+  distances beyond float32's range (``|x - y| > 1.8e19``) are formed in float64; float32 data
+  need kernel length scales in [1e-18, 1e18] (their squares stay float32 numbers), others
+  raise ``ValueError``.
 * Accuracy: each log-kernel value carries round-off ``eps * |log k|``. The self-normalised
   means and ``"joint"`` depend only on differences of log-kernel values; ``"alg2"``'s factor
-  depends on absolute column normalisers, so its relative accuracy is about
-  ``eps * max|log k|`` (float32, Laplace tau = 0.05 at distance 1e4: 1e-2).
+  depends on absolute column normalisers, held as (max, log-sum) parts relative to each row's
+  largest log-kernel value, so it keeps O(1) accuracy there too (exact batch factors at
+  ``|log k| = 2e19``) wherever the log-kernel differences themselves are resolved.
 
 Variants of the drift (``method=``), with :math:`k_{ij} = k(x_i, y_j)`:
 
