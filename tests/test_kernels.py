@@ -477,6 +477,13 @@ def test_capability_flags_say_what_each_kernel_provides():
 def test_matern_order_range():
     with pytest.raises(ValueError, match="nu must be <= 1e\\+12"):
         Matern(1.0, nu=1e13)
+    with pytest.raises(ValueError, match="beta must be <= 1e\\+12"):
+        InverseMultiquadric(1.0, 1e300)
+    # at the top of the range everything is finite (dlog = -2 beta r / (c^2 + r^2) exactly)
+    kern = InverseMultiquadric(1.0, 1e12)
+    r = np.array([0.0, 1e-5, 1.0, 1e100])
+    assert np.isfinite(kern.log_profile(r)).all()
+    assert_close(kern.dlog_profile(r), -2e12 * r / (1 + r * r), rtol=1e-15, atol=0, what="imq dlog")
 
 
 def test_half_integer_matern_dlog_is_relatively_exact_at_small_r():

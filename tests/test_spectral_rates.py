@@ -354,3 +354,17 @@ def test_numerical_rate_supports_inverse_multiquadrics(beta, dim):
     assert not bad.any(), f"{kern!r} d={dim}: k={k[bad]} num={num[bad]} closed={closed[bad]} bound={bound[bad]}"
     with pytest.raises(ValueError, match="beta > dim/2"):
         rate(InverseMultiquadric(0.9, dim / 2), 1.0, dim, method="numerical")
+
+
+def test_generic_peak_search_finds_peaks_far_from_the_length_scale():
+    """An IMQ with large beta is a Gaussian of bandwidth c / sqrt(2 beta): its peak sits near
+    k = 2 sqrt(beta) / c, six decades from 1/c at beta = 1e12, where the scan used to stop
+    (it refused). Gaussian limit: k* -> 2 sqrt(beta)/c, lambda_max -> 2/e with O(1/beta)
+    corrections (tolerance 1e-5); the refined maximum matches a local dense scan (1e-9)."""
+    for beta in (1e6, 1e12):
+        kern = InverseMultiquadric(1.0, beta)
+        kstar, lmax = peak_rate(kern, 3)
+        assert_close(kstar, 2 * math.sqrt(beta), rtol=1e-5, what=f"beta={beta} k*")
+        assert_close(lmax, 2 / math.e, rtol=1e-5, what=f"beta={beta} lambda max")
+        scan = rate(kern, kstar * np.linspace(0.99, 1.01, 2001), 3)
+        assert scan.max() <= lmax * (1 + 1e-9), (scan.max(), lmax)

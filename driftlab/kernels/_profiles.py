@@ -518,7 +518,7 @@ class InverseMultiquadric(RadialKernel):
     scale : float
         :math:`c` in :data:`~driftlab._validation.LENGTH_SCALE_RANGE` (default 1).
     beta : float
-        Decay exponent :math:`\beta > 0` (default 1/2, the classical IMQ).
+        Decay exponent :math:`0 < \beta \leq 10^{12}` (default 1/2, the classical IMQ).
     """
 
     name = "imq"
@@ -528,6 +528,9 @@ class InverseMultiquadric(RadialKernel):
     def __init__(self, scale: float = 1.0, beta: float = 0.5) -> None:
         self._scale = check_length_scale(scale, "scale")
         self.beta = check_positive(beta, "beta")
+        if self.beta > _MAX_NU:
+            raise ValueError(f"beta must be <= {_MAX_NU:g} (beyond, beta * r^2 / c^2 products overflow; "
+                             f"the Gaussian limit is reached long before), got {beta!r}")
 
     @property
     def scale(self) -> float:

@@ -259,12 +259,22 @@ def peak_rate(kernel: RadialKernel, dim: int = 1) -> tuple[float, float]:
     def neg(logz: float) -> float:
         return -float(rate(unit, math.exp(logz), dim))
 
-    grid = np.linspace(-4, 4, 33) * math.log(10.0) / 2.0
+    ln10 = math.log(10.0)
+    grid = np.linspace(-4, 4, 33) * ln10 / 2.0
     vals = np.array([neg(g) for g in grid])
     i = int(np.argmin(vals))
-    if i in (0, len(grid) - 1):
-        raise ValueError(f"the rate of {kernel!r} in dim={dim} has no interior maximum within "
-                         "1e-2..1e2 inverse length scales; peak_rate cannot locate it")
+    # a maximum on the edge of the scanned decades: the shape's own scale differs from its
+    # length_scale (an IMQ with large beta peaks near sqrt(2 beta)/c); scan further that way
+    while i in (0, len(grid) - 1) and abs(grid[i]) < 290 * ln10:
+        step = (grid[1] - grid[0]) * (1 if i else -1)
+        ext = grid[i] + step * np.arange(1, 33)
+        ext_vals = np.array([neg(g) for g in ext])
+        grid = np.concatenate([grid, ext]) if i else np.concatenate([ext[::-1], grid])
+        vals = np.concatenate([vals, ext_vals]) if i else np.concatenate([ext_vals[::-1], vals])
+        i = int(np.argmin(vals))
+    if i in (0, len(grid) - 1) or not vals[i] < 0:
+        raise ValueError(f"the rate of {kernel!r} in dim={dim} has no interior maximum for "
+                         "k * length_scale in 1e-290..1e290; peak_rate cannot locate it")
     lo, hi = grid[i - 1], grid[i + 1]
     from scipy import optimize
 
