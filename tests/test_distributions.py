@@ -250,3 +250,14 @@ def test_huge_mixture_weights_are_normalised_without_overflow():
     assert_close(p.weights, [0.5, 0.5], rtol=1e-15, what="weights")
     e = EmpiricalMeasure([[0.0], [1.0]], [1e308, 1e308])
     assert_close(e.weights, [0.5, 0.5], rtol=1e-15, what="empirical weights")
+
+
+def test_repeated_means_far_away_do_not_double_count():
+    """means [-1, 0, 0], x = 1e16: the rounded log-densities tie, the first component was taken
+    as the reference, the two others' gaps were +1e16 and log-sum-exp rounded log 2 away: both
+    got responsibility 1 and the score was twice the truth. Reference: mpmath."""
+    means, var, w = [-1.0, 0.0, 0.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]
+    p = GaussianMixture([[m] for m in means], 1.0)
+    r_want, s_want = _mp_gmm_1d(means, var, [1 / 3] * 3, 1e16)
+    assert_close(p.responsibilities([[1e16]])[0], r_want, rtol=1e-12, atol=1e-300, what="resp")
+    assert_close(p.score([[1e16]])[0, 0], s_want, rtol=1e-12, what="score")

@@ -245,16 +245,24 @@ class GaussianMixture:
             return np.zeros((x.shape[0], 1))
         with np.errstate(over="ignore", invalid="ignore"):  # |x| > 1e154: -inf, settled below
             lp = self._component_log_prob(x)
-        star = np.argmax(lp, axis=1)  # (n,)
         rows = np.arange(x.shape[0])
         diff = x[:, None, :] - self.means[None, :, :]  # (n, K, d)
-        lin = self._precision_times(diff + diff[rows, star][:, None, :])  # Sigma_k^-1 (d_k + d_*)
-        dmu = self.means[star][:, None, :] - self.means[None, :, :]  # mu_* - mu_k
         logw = np.log(self.weights)
-        same = self._group[None, :] == self._group[star][:, None]
-        with np.errstate(invalid="ignore"):  # zero weights / overflowed lp: resolved just below
-            gap_same = logw[None, :] - logw[star][:, None] - 0.5 * np.sum(dmu * lin, axis=-1)
-            gap = np.where(same, gap_same, lp - lp[rows, star][:, None])
+
+        def gaps(star):
+            lin = self._precision_times(diff + diff[rows, star][:, None, :])  # Sigma_k^-1 (d_k + d_*)
+            dmu = self.means[star][:, None, :] - self.means[None, :, :]  # mu_* - mu_k
+            same = self._group[None, :] == self._group[star][:, None]
+            with np.errstate(invalid="ignore"):  # zero weights / overflowed lp: resolved below
+                gap_same = logw[None, :] - logw[star][:, None] - 0.5 * np.sum(dmu * lin, axis=-1)
+                return np.where(same, gap_same, lp - lp[rows, star][:, None])
+
+        # the rounded lp may crown the wrong component (ties at 1e32): take the largest exact
+        # gap as the reference and form the gaps again, so that the top one is exactly 0 and
+        # log-sum-exp adds its O(1) terms to O(1) numbers (gaps of 1e16 rounded log 2 away)
+        gap = gaps(np.argmax(lp, axis=1))
+        if not np.isnan(gap).any():
+            gap = gaps(np.argmax(gap, axis=1))
         if np.isnan(gap).any():
             # components with different covariances whose squared distances overflow
             bad = int(np.argmax(np.isnan(gap).any(axis=1)))
