@@ -86,6 +86,10 @@ def discover(root: Path | None = None) -> dict[str, FigureScript]:
         name = getattr(mod, "NAME", None)
         if not name or not callable(getattr(mod, "make", None)):
             raise RuntimeError(f"{path} must define NAME and make(out_dir, quick)")
+        expected = path.stem.removeprefix("fig_").replace("_", "-")
+        if name != expected:
+            raise RuntimeError(f"{path.name} defines NAME = {name!r}: the file name requires {expected!r} "
+                               "(fig_<name with _>.py <-> NAME with -)")
         if name in scripts:
             raise RuntimeError(f"duplicate figure NAME {name!r} in {path} and {scripts[name].path}")
         scripts[name] = FigureScript(name, getattr(mod, "TITLE", ""), path, mod)

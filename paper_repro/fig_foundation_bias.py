@@ -10,7 +10,7 @@ from analysis.foundation_estimators import bias_vs_positive_count
 from driftlab._io import write_json
 from driftlab.plotting import figure, save_figure
 
-NAME = "estimator-bias"
+NAME = "foundation-bias"
 TITLE = "E[V] at p = q vs positive-set size (64 negatives, N(0,1), x = 2.5, Laplace tau = 1)"
 
 

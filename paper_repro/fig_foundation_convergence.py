@@ -8,7 +8,7 @@ from analysis.foundation_estimators import batch_convergence
 from driftlab._io import write_json
 from driftlab.plotting import figure, save_figure
 
-NAME = "batch-convergence"
+NAME = "foundation-convergence"
 TITLE = "RMS error of the batch field vs n against the exact Gaussian-kernel drift"
 
 

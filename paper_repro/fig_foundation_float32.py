@@ -8,7 +8,7 @@ from analysis.foundation_estimators import float32_far_field
 from driftlab._io import write_json
 from driftlab.plotting import figure, save_figure
 
-NAME = "float32-far-field"
+NAME = "foundation-float32"
 TITLE = "float32 mean-shift field as the data moves away: naive exp vs log space"
 
 

@@ -10,7 +10,7 @@ from driftlab._io import write_json
 from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern, Wendland
 from driftlab.plotting import figure, save_figure
 
-NAME = "kernels"
+NAME = "foundation-kernels"
 TITLE = "kernel profiles and normalised Fourier transforms (d = 1, 3)"
 
 

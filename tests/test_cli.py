@@ -32,7 +32,7 @@ def test_doctor_json_reports_backends():
 
 def test_repro_list_and_unknown_name(tmp_path):
     res = CliRunner().invoke(main, ["repro", "--list"])
-    assert res.exit_code == 0 and "kernels" in res.output and "estimator-bias" in res.output
+    assert res.exit_code == 0 and "foundation-kernels" in res.output and "foundation-bias" in res.output
     res = CliRunner().invoke(main, ["repro", "no-such-figure", "--out", str(tmp_path)])
     assert res.exit_code != 0 and "unknown figure" in res.output
 
@@ -40,7 +40,7 @@ def test_repro_list_and_unknown_name(tmp_path):
 def test_repro_quick_figure_is_byte_stable(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
-        res = CliRunner().invoke(main, ["repro", "float32-far-field", "--quick", "--out", str(out)])
+        res = CliRunner().invoke(main, ["repro", "foundation-float32", "--quick", "--out", str(out)])
         assert res.exit_code == 0, res.output
     pdf_a, pdf_b = (a / "foundation_float32.pdf").read_bytes(), (b / "foundation_float32.pdf").read_bytes()
     assert pdf_a == pdf_b and b"CreationDate" not in pdf_a

@@ -33,8 +33,8 @@ ROWS = [
     (["repro", "--list", "extra"], 2, "--list takes no figure NAMES"),
     (["repro", "--list", "--quick"], 2, "--quick is ignored by --list"),
     (["repro", "--list", "--out", "{tmp}/r"], 2, "--out is ignored by --list"),
-    (["repro", "float32-far-field", "--quick", "--out", "{file}"], 1, "--out"),
-    (["repro", "float32-far-field", "--quick", "--out", "{file}/sub"], 1, "--out"),
+    (["repro", "foundation-float32", "--quick", "--out", "{file}"], 1, "--out"),
+    (["repro", "foundation-float32", "--quick", "--out", "{file}/sub"], 1, "--out"),
     # --- verify ----------------------------------------------------------------------------
     (["verify", "--format", "xml"], 2, "'--format'"),
     (["verify", "--only", "no.such.claim"], 2, "unknown claim id"),

@@ -231,7 +231,7 @@ CLAIMS: list[Claim] = [
           "tau = 1) its mean is far from 0",
           "|V(x;Y,Y)| < 1e-14 and |E[V]| > 6 standard errors",
           "Monte Carlo over 1500 (quick) / 6000 independent draws; 6 sigma keeps a false alarm below 1e-8",
-          check_self_zero_proves_nothing, figures=("estimator-bias",)),
+          check_self_zero_proves_nothing, figures=("foundation-bias",)),
     Claim("d.raw-form.far-field", "algorithm2", "[D] (trap)",
           "Far field of the raw form: exp(-dist/tau) computed directly in float32 underflows and the field is "
           "exactly 0 once all data lie beyond ~103 tau (-ln of the smallest float32 subnormal); driftlab's "
@@ -239,5 +239,5 @@ CLAIMS: list[Claim] = [
           "naive |m| = 0 at 120 tau and 1000 tau (> 1 at 30 tau); log-space min cos(V, data - x) > 0.999",
           "the underflow threshold is exact arithmetic of float32; the direction of the log-space field to the "
           "far data's centroid is 1 - O((spread / offset)^2) (measured 0.99998 at 120 tau)",
-          check_far_field, figures=("float32-far-field",)),
+          check_far_field, figures=("foundation-float32",)),
 ]

@@ -121,12 +121,12 @@ CLAIMS: list[Claim] = [
           "|z| <= 4 for each estimator (refuted if > 6)",
           "the exact value is a quadrature of the ratio moments (~1e-12); Monte Carlo of driftlab's fields has "
           "its sample standard error; 4 sigma keeps a false alarm below 1e-4",
-          check_separate_bias, figures=("estimator-bias",)),
+          check_separate_bias, figures=("foundation-bias",)),
     Claim("abc.bias-law", "estimators", "[ABC]",
           "The self-normalised (row-softmax) mean shift has bias O(1/n); the [ABC] correction "
           "T = (1 - sum a^2) T_n + sum a^2 y makes it O(1/n^2) (exact expectations, n = 64 ... 1024)",
           "|slope + 1| and |slope + 2| < 0.1",
           "exact expectations (quadrature, ~1e-14), so the fitted slopes carry no noise; the local slopes "
           "approach -1 and -2 like O(1/n) (offsets ~0.01 here); 0.1 excludes a neighbouring power",
-          check_abc_bias_law, figures=("estimator-bias",)),
+          check_abc_bias_law, figures=("foundation-bias",)),
 ]

@@ -292,5 +292,5 @@ CLAIMS: list[Claim] = [
 ]
 
 #: the `driftlab repro` figures that show each family's claims
-_FIGURES: dict[str, tuple[str, ...]] = {'fourier': ('kernels',), 'laplace-decomposition': ('theory-laplace-fields',), 'laplace-residual': ('theory-laplace-rates', 'theory-laplace-fields')}
+_FIGURES: dict[str, tuple[str, ...]] = {'fourier': ('foundation-kernels',), 'laplace-decomposition': ('theory-laplace-fields',), 'laplace-residual': ('theory-laplace-rates', 'theory-laplace-fields')}
 CLAIMS = [replace(c, figures=c.figures or _FIGURES.get(c.family, ())) for c in CLAIMS]
