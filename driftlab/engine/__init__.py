@@ -36,7 +36,9 @@ from driftlab.engine.api import (
     mean_shift,
     select_backend,
 )
+from driftlab.engine.distributed import REFERENCE_MODES, distributed_kernel_sums, merge_partial_sums, shard_bounds
 
 __all__ = ["kernel_sums", "kernel_sums_trusted", "mean_shift", "drift", "KernelSums", "BACKENDS", "WRAPS",
            "AUTO_DENSE_PAIRS", "available_backends", "select_backend", "Backend", "SumsCall", "register",
-           "unregister", "get_backend", "registered"]
+           "unregister", "get_backend", "registered", "distributed_kernel_sums", "merge_partial_sums",
+           "shard_bounds", "REFERENCE_MODES"]
