@@ -21,11 +21,15 @@ default lattice for d <= 2, minimum image above).
 
 Time: explicit Euler :math:`x \leftarrow x + \eta V(x; s(t))` (a linear mode is multiplied
 by :math:`1 - \eta\lambda` per step) or Heun (factor :math:`1 - \eta\lambda +
-(\eta\lambda)^2/2`); bandwidth fixed or scheduled by :mod:`driftlab.spectral.schedules`.
+(\eta\lambda)^2/2`), the :class:`~driftlab.simulation.integrators.Integrator` objects
+:class:`~driftlab.simulation.integrators.Euler` and :class:`~driftlab.simulation.integrators.Heun`
+chosen by the configuration's name; bandwidth fixed or scheduled by
+:mod:`driftlab.spectral.schedules`.
 
-Checkpoints: every ``checkpoint_every`` steps the full state (particles, step, the
-observables recorded so far, the configuration and a hash of the target and the initial
-particles) is written atomically (temp file + rename, :mod:`driftlab._io`). A run that is
+Checkpoints: every ``checkpoint_every`` steps the
+:class:`~driftlab.simulation.state.SimulationState` (particles, step, the observables recorded
+so far, the configuration and a hash of the target and the initial particles) is written
+atomically as one file (temp file + rename, :mod:`driftlab._io`). A run that is
 killed at any moment resumes from the last checkpoint and, because the dynamics are
 deterministic, ends with bit-identical particles and observables.
 """
@@ -34,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -44,13 +47,14 @@ from typing import Any, Callable
 import numpy as np
 
 from driftlab import _backend as B
-from driftlab._io import (Param, RunDirectory, RunFolderMismatch, atomic_write_bytes, read_checkpoint_file, write_csv,
-                          write_json)
-from driftlab._validation import check_int, check_positive
+from driftlab._io import RunDirectory, machine_info, write_csv, write_json
+from driftlab._validation import check_int, check_points, check_positive
 from driftlab.simulation import observables as O
+from driftlab.simulation.integrators import Integrator, get_integrator
+from driftlab.simulation.state import RESUMABLE_CHANGES, SimulationState
 
-__all__ = ["SimulationConfig", "SimulationResult", "run_simulation", "load_checkpoint", "CHECKPOINT_NAME",
-           "OBSERVABLES_NAME", "RUN_NAME"]
+__all__ = ["SimulationConfig", "SimulationResult", "SimulationState", "run_simulation", "load_checkpoint",
+           "CHECKPOINT_NAME", "OBSERVABLES_NAME", "RUN_NAME", "RESUMABLE_CHANGES"]
 
 CHECKPOINT_NAME = "checkpoint.npz"
 OBSERVABLES_NAME = "observables.csv"
@@ -65,7 +69,8 @@ class SimulationConfig:
         its length scale (Gaussian s, Laplace tau) and the schedule's s0.
     schedule, rate, s1, duration, s_min : bandwidth schedule
         (:func:`driftlab.spectral.schedules.make_schedule`; ``rate`` is its r).
-    step, n_steps, integrator : time step eta, number of steps, ``"euler"`` or ``"heun"``.
+    step, n_steps, integrator : time step eta, number of steps, the name of an integrator
+        (:data:`driftlab.simulation.INTEGRATORS`: ``"euler"`` or ``"heun"``).
     period, wrap, images : torus side L (None: R^d), periodisation, lattice images.
     dtype, device, backend : arithmetic (``"float32"``/``"float64"``), torch device,
         engine backend (``"auto"``).
@@ -114,8 +119,7 @@ class SimulationConfig:
         check_int(self.obs_points, "obs_points", minimum=2)
         check_int(self.n_projections, "n_projections", minimum=1)
         check_int(self.images, "images", minimum=0)
-        if self.integrator not in ("euler", "heun"):
-            raise ValueError(f"integrator must be 'euler' or 'heun', got {self.integrator!r}")
+        get_integrator(self.integrator)  # a name of the integrator registry
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.backend not in BACKENDS:
@@ -183,41 +187,134 @@ def _hash_arrays(*arrays) -> str:
     return h.hexdigest()[:16]
 
 
-def _read_npz(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as z:
-        return {
-            "particles": np.array(z["particles"]),
-            "step": int(z["step"]),
-            "records": json.loads(str(z["records"])),
-            "config": json.loads(str(z["config"])),
-            "data_hash": str(z["data_hash"]),
-            "elapsed": float(z["elapsed"]),
-            "params": json.loads(str(z["params"])) if "params" in z.files else None,
-        }
-
-
 def load_checkpoint(path: str | Path) -> dict:
     """Read a checkpoint: ``particles``, ``step``, ``records``, ``config`` (dict), ``data_hash``,
     ``elapsed``, ``params`` (the caller's ``run_params``; None in checkpoints older than it).
+
+    The same content as :meth:`SimulationState.load`, as a plain dict.
 
     Raises
     ------
     driftlab._io.CheckpointError
         (a ValueError) naming the file when it is missing, empty, truncated or damaged.
     """
-    return read_checkpoint_file(path, _read_npz)
+    return SimulationState.load(path).as_dict()
 
 
-def _write_checkpoint(path: Path, particles, step, records, config, data_hash, elapsed, params=None) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, particles=particles, step=np.int64(step), records=np.array(json.dumps(records)),
-             config=np.array(json.dumps(config, sort_keys=True)), data_hash=np.array(data_hash),
-             elapsed=np.float64(elapsed), params=np.array(json.dumps(params or {}, sort_keys=True)))
-    atomic_write_bytes(path, buf.getvalue())
+class _Dynamics:
+    """The drift toward the fixed target and the domain (R^d, or the torus with its wrap)."""
+
+    def __init__(self, config: SimulationConfig, y0: np.ndarray, n: int, d: int):
+        torch = B.torch()
+        self.config = config
+        self.period = config.period
+        self.wrap_mode = config.resolved_wrap(d)
+        self.schedule = config.make_schedule()
+        self.dtype = getattr(torch, config.dtype)
+        self.device = torch.device(config.device)
+        self.y = self.positions(y0)
+        backend = config.backend
+        if backend == "auto":
+            from driftlab.engine import select_backend
+
+            probe = torch.zeros((n, d), dtype=self.dtype, device=self.device)
+            backend = select_backend(probe, self.y, config.make_kernel(), need_log_total=False, period=self.period,
+                                     wrap=self.wrap_mode, images=config.images)
+        self.backend = backend
+
+    def positions(self, points: np.ndarray):
+        """``points`` (float64 numpy) as a tensor of the run, mapped into the domain."""
+        torch = B.torch()
+        return torch.as_tensor(points if self.period is None else np.mod(points, self.period), dtype=self.dtype,
+                               device=self.device)
+
+    def field(self, x, t: float):
+        """:math:`V(x; s(t)) = \\hat m_{p_M}(x) - \\hat m_{q_N}(x)`, both through the engine."""
+        from driftlab.engine import kernel_sums_trusted
+
+        cfg = self.config
+        kern = cfg.make_kernel(float(self.schedule.bandwidth(t)))
+        common = dict(period=self.period, wrap=self.wrap_mode, images=cfg.images, backend=self.backend,
+                      need_log_total=False, num_threads=cfg.num_threads)
+        _, sp = kernel_sums_trusted(x, self.y, kern, **common)
+        _, sq = kernel_sums_trusted(x, x, kern, **common)
+        return sp - sq
+
+    def wrap(self, x):
+        """Positions mapped into the domain (mod L on the torus)."""
+        return B.torch().remainder(x, self.period) if self.period is not None else x
 
 
-#: configuration keys that may change between a run and its resumption (more steps; another cadence)
-RESUMABLE_CHANGES = ("n_steps", "checkpoint_every")
+class _Observer:
+    """One record of observables per call: E||V||^2, bandwidth, Fourier modes, MMD^2 and, in
+    R^d, energy distance and sliced W2 on a fixed subsample (drawn from ``config.seed``)."""
+
+    def __init__(self, config: SimulationConfig, n: int, y0: np.ndarray, schedule):
+        d = y0.shape[1]
+        self.config, self.y0, self.schedule = config, y0, schedule
+        rng = np.random.default_rng(config.seed)
+        self.dirs = rng.normal(size=(config.n_projections, d))
+        self.dirs /= np.linalg.norm(self.dirs, axis=1, keepdims=True)
+        self.sub_x = np.sort(rng.choice(n, size=min(n, config.obs_points), replace=False))
+        self.sub_y = np.sort(rng.choice(y0.shape[0], size=min(y0.shape[0], config.obs_points), replace=False))
+        self.kvec = O.wave_vectors(config.modes, config.period) if len(config.modes) else np.zeros((0, d))
+        self.mmd_bw = config.mmd_bandwidth or config.scale
+
+    def __call__(self, step: int, x, v) -> dict:
+        xn = B.to_numpy(x).astype(np.float64)
+        vn = B.to_numpy(v).astype(np.float64)
+        t = step * self.config.step
+        rec = {"step": step, "t": t, "bandwidth": float(self.schedule.bandwidth(t)),
+               "ev2": float(np.mean(np.sum(vn * vn, axis=1)))}
+        if self.kvec.shape[0]:
+            amp = O.mode_amplitudes(xn, self.y0, self.kvec)
+            for i, a in enumerate(amp):
+                rec[f"mode{i}_re"], rec[f"mode{i}_im"] = float(a.real), float(a.imag)
+                rec[f"mode{i}_abs"] = float(abs(a))
+        xs, ys = xn[self.sub_x], self.y0[self.sub_y]
+        rec["mmd2"] = O.mmd2(xs, ys, self.mmd_bw, self.config.period)
+        if self.config.period is None:
+            rec["energy"] = O.energy_distance(xs, ys)
+            rec["sw2"] = O.sliced_w2(xs, ys, self.dirs)
+        return rec
+
+
+def _progress_bar(config: SimulationConfig, start: int, progress: bool):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=config.n_steps, initial=start, disable=not progress, desc="simulate", unit="step")
+
+
+def _advance(state: SimulationState, dynamics: _Dynamics, integrator: Integrator, observe: _Observer,
+             config: SimulationConfig, save: Callable[[SimulationState], None], *, progress: bool,
+             on_step: Callable[[int, Any], None] | None, stop_when: Callable[[dict], bool] | None) -> int | None:
+    """Step ``state`` to ``config.n_steps`` (observing, checkpointing); the step a stop fired at, or None."""
+    bar = _progress_bar(config, state.step, progress)
+    eta = config.step
+    stopped = None
+    for step in range(state.step, config.n_steps):
+        t = state.time
+        v = dynamics.field(state.particles, t)
+        if step % config.observe_every == 0:
+            state.records.append(observe(step, state.particles, v))
+            if bar is not None:
+                bar.set_postfix(ev2=f"{state.records[-1]['ev2']:.3e}")
+            if stop_when is not None and stop_when(state.records[-1]):
+                stopped = step
+                break
+        state.particles = integrator.step(dynamics.field, state.particles, t, eta, v, dynamics.wrap)
+        state.step = step + 1
+        if bar is not None:
+            bar.update(1)
+        if on_step is not None:
+            on_step(state.step, state.particles)
+        if config.checkpoint_every and state.step % config.checkpoint_every == 0 and state.step < config.n_steps:
+            save(state)
+    if bar is not None:
+        bar.close()
+    return stopped
 
 
 def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out_dir: str | Path | None = None,
@@ -226,6 +323,11 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
                    stop_when: Callable[[dict], bool] | None = None,
                    run_params: dict | None = None) -> SimulationResult:
     r"""Run (or resume) the particle dynamics and record observables.
+
+    The run is the composition of a :class:`SimulationState` (loaded from ``out_dir`` or
+    fresh), the drift of the configuration, the :class:`~driftlab.simulation.Integrator`
+    named by ``config.integrator`` and the observables; the state is saved as a unit every
+    ``config.checkpoint_every`` steps and at the end.
 
     Parameters
     ----------
@@ -281,148 +383,52 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
 
     References: [D] (drift field), [T] (mean-field dynamics, spectral rates, annealing).
     """
-    from driftlab._validation import check_points
-
-    torch = B.torch()
     x0 = np.asarray(B.to_numpy(check_points(particles, "particles")), dtype=np.float64)
     y0 = np.asarray(B.to_numpy(check_points(target, "target", dim=x0.shape[1])), dtype=np.float64)
     n, d = x0.shape
     config.validate(d)
-    wrap = config.resolved_wrap(d)
-    tdtype = getattr(torch, config.dtype)
-    dev = torch.device(config.device)
-    period = config.period
-    schedule = config.make_schedule()
-    cfg_dict = config.to_dict()
-    data_hash = _hash_arrays(x0, y0)
-    rng = np.random.default_rng(config.seed)
-    dirs = rng.normal(size=(config.n_projections, d))
-    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-    sub_x = np.sort(rng.choice(n, size=min(n, config.obs_points), replace=False))
-    sub_y = np.sort(rng.choice(y0.shape[0], size=min(y0.shape[0], config.obs_points), replace=False))
-    kvec = O.wave_vectors(config.modes, period) if len(config.modes) else np.zeros((0, d))
-    mmd_bw = config.mmd_bandwidth or config.scale
-
-    from driftlab.engine import kernel_sums_trusted, select_backend
-
-    y = torch.as_tensor(y0 if period is None else np.mod(y0, period), dtype=tdtype, device=dev)
-    backend = config.backend
-    if backend == "auto":
-        probe = torch.zeros((n, d), dtype=tdtype, device=dev)
-        backend = select_backend(probe, y, config.make_kernel(), need_log_total=False, period=period, wrap=wrap,
-                                 images=config.images)
-
-    def field_at(x, t):
-        kern = config.make_kernel(float(schedule.bandwidth(t)))
-        common = dict(period=period, wrap=wrap, images=config.images, backend=backend, need_log_total=False,
-                      num_threads=config.num_threads)
-        _, sp = kernel_sums_trusted(x, y, kern, **common)
-        _, sq = kernel_sums_trusted(x, x, kern, **common)
-        return sp - sq
-
-    def wrap_pos(x):
-        return torch.remainder(x, period) if period is not None else x
-
-    out = Path(out_dir) if out_dir is not None else None
-    ckpt = out / CHECKPOINT_NAME if out is not None else None
-    start, records, elapsed_before = 0, [], 0.0
+    integrator = get_integrator(config.integrator)
+    dynamics = _Dynamics(config, y0, n, d)
+    observe = _Observer(config, n, y0, dynamics.schedule)
     params = json.loads(json.dumps(run_params or {}, sort_keys=True))
-    x = torch.as_tensor(x0 if period is None else np.mod(x0, period), dtype=tdtype, device=dev)
-    run_dir = RunDirectory(out) if out is not None else None
-    if run_dir is not None:
-        run_dir.acquire()  # released in the finally below: one writer per folder
-    try:
-        if run_dir is not None and not resume:
+    fresh = SimulationState(dynamics.positions(x0), 0, [], config.to_dict(), _hash_arrays(x0, y0), 0.0, params)
+    if out_dir is None:
+        return _run(fresh, None, dynamics, integrator, observe, config, progress=progress, on_step=on_step,
+                    stop_when=stop_when)
+    with RunDirectory(out_dir) as run_dir:  # one writer per folder, released however the run ends
+        if not resume:
             run_dir.discard(CHECKPOINT_NAME)
-        state = run_dir.read_checkpoint(CHECKPOINT_NAME, _read_npz) if run_dir is not None else None
-        if state is not None:
-            stored = state["params"] if state["params"] is not None else params  # older file: the data hash decides
-            run_dir.check_params({**state["config"], **stored}, {**cfg_dict, **params},
-                                 ignore=RESUMABLE_CHANGES)
-            if state["data_hash"] != data_hash:
-                raise RunFolderMismatch(out, [("data_hash", state["data_hash"], data_hash)], parts=[
-                    f"{out} holds a run from other initial particles or another target (data hash "
-                    f"{state['data_hash']} there, {data_hash} now)"])
-            if state["step"] > config.n_steps:
-                raise RunFolderMismatch(out, [("n_steps", state["step"], config.n_steps)], parts=[
-                    f"{out} holds a run already at step {state['step']}, beyond ", Param("n_steps"),
-                    f" {config.n_steps}"])
-            start, records, elapsed_before = state["step"], state["records"], state["elapsed"]
-            records = [r for r in records if r["step"] < start]
-            x = torch.as_tensor(state["particles"], dtype=tdtype, device=dev)
+        stored = run_dir.read_checkpoint(CHECKPOINT_NAME, SimulationState._read)
+        state = fresh
+        if stored is not None:
+            state = stored.continued(run_dir, fresh.config, params, fresh.data_hash)
+            state.particles = B.torch().as_tensor(state.particles, dtype=dynamics.dtype, device=dynamics.device)
+        return _run(state, run_dir, dynamics, integrator, observe, config, progress=progress, on_step=on_step,
+                    stop_when=stop_when)
 
-        def observe(step, xt, v):
-            xn = B.to_numpy(xt).astype(np.float64)
-            vn = B.to_numpy(v).astype(np.float64)
-            t = step * config.step
-            rec = {"step": step, "t": t, "bandwidth": float(schedule.bandwidth(t)),
-                   "ev2": float(np.mean(np.sum(vn * vn, axis=1)))}
-            if kvec.shape[0]:
-                amp = O.mode_amplitudes(xn, y0, kvec)
-                for i, a in enumerate(amp):
-                    rec[f"mode{i}_re"], rec[f"mode{i}_im"] = float(a.real), float(a.imag)
-                    rec[f"mode{i}_abs"] = float(abs(a))
-            xs, ys = xn[sub_x], y0[sub_y]
-            rec["mmd2"] = O.mmd2(xs, ys, mmd_bw, period)
-            if period is None:
-                rec["energy"] = O.energy_distance(xs, ys)
-                rec["sw2"] = O.sliced_w2(xs, ys, dirs)
-            return rec
 
-        def save(step, xt, t0):
-            if ckpt is None:
-                return
-            _write_checkpoint(ckpt, B.to_numpy(xt), step, records, cfg_dict, data_hash,
-                              elapsed_before + time.perf_counter() - t0, params)
-            if records:
-                write_csv(out / OBSERVABLES_NAME, records)
+def _run(state: SimulationState, run_dir: RunDirectory | None, dynamics: _Dynamics, integrator: Integrator,
+         observe: _Observer, config: SimulationConfig, **loop) -> SimulationResult:
+    """Advance ``state`` to the end, checkpointing into ``run_dir`` (if any); the result."""
+    start, elapsed_before, t0 = state.step, state.elapsed, time.perf_counter()
 
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # pragma: no cover
-            tqdm = None
-        bar = tqdm(total=config.n_steps, initial=start, disable=not progress or tqdm is None, desc="simulate",
-                   unit="step") if tqdm is not None else None
-        t0 = time.perf_counter()
-        eta = config.step
-        stopped = None
-        for step in range(start, config.n_steps):
-            t = step * eta
-            v = field_at(x, t)
-            if step % config.observe_every == 0:
-                records.append(observe(step, x, v))
-                if bar is not None:
-                    bar.set_postfix(ev2=f"{records[-1]['ev2']:.3e}")
-                if stop_when is not None and stop_when(records[-1]):
-                    stopped = step
-                    break
-            if config.integrator == "euler":
-                x = wrap_pos(x + eta * v)
-            else:
-                xp = wrap_pos(x + eta * v)
-                v2 = field_at(xp, t + eta)
-                x = wrap_pos(x + (0.5 * eta) * (v + v2))
-            if bar is not None:
-                bar.update(1)
-            if on_step is not None:
-                on_step(step + 1, x)
-            if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < config.n_steps:
-                save(step + 1, x, t0)
-        if bar is not None:
-            bar.close()
-        final_step = config.n_steps if stopped is None else stopped
-        if stopped is None and (not records or records[-1]["step"] != config.n_steps):
-            records.append(observe(config.n_steps, x, field_at(x, config.n_steps * eta)))
-        elapsed = elapsed_before + time.perf_counter() - t0
-        info = {"n_particles": n, "n_target": int(y0.shape[0]), "dim": d, "backend": backend,
-                "wrap": wrap if period else None, "data_hash": data_hash, "elapsed_s": elapsed, "resumed_from": start, "stopped_at": stopped}
-        save(final_step, x, t0)
-        if out is not None:
-            from driftlab._io import machine_info
+    def save(st: SimulationState) -> None:
+        if run_dir is None:
+            return
+        st.elapsed = elapsed_before + time.perf_counter() - t0
+        st.save(run_dir.file(CHECKPOINT_NAME))
+        if st.records:
+            write_csv(run_dir.file(OBSERVABLES_NAME), st.records)
 
-            write_json(out / RUN_NAME, {"config": cfg_dict, "info": info, "machine": machine_info(),
-                                        "final": records[-1]})
-        return SimulationResult(B.to_numpy(x).astype(np.float64), records, config, info)
-    finally:
-        if run_dir is not None:
-            run_dir.release()
+    stopped = _advance(state, dynamics, integrator, observe, config, save, **loop)
+    if stopped is None and (not state.records or state.records[-1]["step"] != config.n_steps):
+        state.records.append(observe(state.step, state.particles, dynamics.field(state.particles, state.time)))
+    info = {"n_particles": int(state.particles.shape[0]), "n_target": int(observe.y0.shape[0]),
+            "dim": int(state.particles.shape[1]), "backend": dynamics.backend,
+            "wrap": dynamics.wrap_mode if config.period else None, "data_hash": state.data_hash,
+            "elapsed_s": elapsed_before + time.perf_counter() - t0, "resumed_from": start, "stopped_at": stopped}
+    save(state)
+    if run_dir is not None:
+        write_json(run_dir.file(RUN_NAME), {"config": state.config, "info": info, "machine": machine_info(),
+                                            "final": state.records[-1]})
+    return SimulationResult(B.to_numpy(state.particles).astype(np.float64), state.records, config, info)
