@@ -10,6 +10,8 @@ error with the command line's flags.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import hashlib
 import io
@@ -27,7 +29,7 @@ except ImportError:  # pragma: no cover - Windows
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "jsonable", "write_json", "write_csv", "save_figure", "machine_info",
+__all__ = ["atomic_write_bytes", "atomic_write_text", "jsonable", "write_json", "write_csv", "save_figure", "figure_context", "machine_info",
            "RunDirectory", "RunFolderError", "RunFolderBusy", "RunFolderMismatch", "CheckpointError",
            "read_checkpoint_file", "Param", "canonical_json", "params_hash", "LOCK_NAME"]
 
@@ -111,17 +113,69 @@ def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], column
     return atomic_write_text(path, buf.getvalue())
 
 
-def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save a matplotlib figure byte-stably (no creation date; fixed hash salt); PDF or PNG."""
+#: set by :func:`figure_context` (the ``driftlab repro`` runner): metadata for every figure saved
+_FIGURE_CONTEXT: contextvars.ContextVar[dict | None] = contextvars.ContextVar("driftlab_figure_context", default=None)
+
+
+@contextlib.contextmanager
+def figure_context(subject: str = "", keywords: str = "", png: bool = False, stamp: str = ""):
+    """Inside the block, :func:`save_figure` writes ``subject`` / ``keywords`` into the PDF's
+    (and PNG's) metadata, with ``png`` saves a PNG of the same figure beside each PDF, and
+    with ``stamp`` draws that text as a watermark across the figure (e.g. a smoke-run mark).
+
+    None of it carries a date, so the files stay byte-stable. The ``driftlab repro`` runner
+    uses it to name each figure's claims and the command that regenerates it.
+    """
+    token = _FIGURE_CONTEXT.set({"subject": str(subject), "keywords": str(keywords), "png": bool(png),
+                                 "stamp": str(stamp)})
+    try:
+        yield
+    finally:
+        _FIGURE_CONTEXT.reset(token)
+
+
+def _render_figure(fig, fmt: str, ctx: dict) -> bytes:
     import matplotlib
 
-    path = Path(path)
+    if fmt == "pdf":
+        metadata = {"CreationDate": None}
+        if ctx.get("subject"):
+            metadata["Subject"] = ctx["subject"]
+        if ctx.get("keywords"):
+            metadata["Keywords"] = ctx["keywords"]
+    elif fmt == "png":
+        metadata = {"Software": None}
+        if ctx.get("subject"):
+            metadata["Description"] = ctx["subject"]
+        if ctx.get("keywords"):
+            metadata["Keywords"] = ctx["keywords"]
+    else:
+        metadata = None
     buf = io.BytesIO()
-    fmt = path.suffix.lstrip(".").lower() or "pdf"
-    metadata = {"CreationDate": None} if fmt == "pdf" else ({"Software": None} if fmt == "png" else None)
     with matplotlib.rc_context({"svg.hashsalt": "driftlab"}):  # global rcParams untouched
         fig.savefig(buf, format=fmt, metadata=metadata, dpi=150 if fmt == "png" else None)
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Save a matplotlib figure byte-stably (no creation date; fixed hash salt); PDF or PNG.
+
+    Inside :func:`figure_context` the metadata it names is added, and a PDF gets a PNG twin
+    (same stem) when the context asks for one.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "pdf"
+    ctx = _FIGURE_CONTEXT.get() or {}
+    mark = (fig.text(0.5, 0.5, ctx["stamp"], ha="center", va="center", rotation=20, fontsize=26, color="red",
+                     alpha=0.3, zorder=1000) if ctx.get("stamp") else None)
+    try:
+        out = atomic_write_bytes(path, _render_figure(fig, fmt, ctx))
+        if fmt == "pdf" and ctx.get("png"):
+            atomic_write_bytes(path.with_suffix(".png"), _render_figure(fig, "png", ctx))
+    finally:
+        if mark is not None:
+            mark.remove()
+    return out
 
 
 def machine_info() -> dict[str, Any]:

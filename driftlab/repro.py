@@ -11,15 +11,35 @@ script defines::
 
 and ends with ``if __name__ == "__main__": run_script(make)`` so that it also runs alone
 (``python -m paper_repro.fig_NAME [--quick]`` from the checkout's root).
-Scripts are discovered, not listed, so an issue adds a figure by adding a file.
+Scripts are discovered, not listed, so an issue adds a figure by adding a file. The file
+name and NAME agree (``fig_<name with _>.py`` <-> ``NAME`` with ``-``); :func:`discover`
+refuses a script where they differ.
+
+The runner (:func:`run`) ties every figure to the claims ledger, so scripts need none of it:
+
+* each PDF's metadata (Subject, Keywords) and each JSON's ``"figure"`` key name the claim ids
+  that cite the figure (``driftlab.theory.ledger``) and the command that regenerates it; no
+  dates, so the files stay byte-stable;
+* a PNG of the same figure is saved beside each PDF (for docs/gallery.md);
+* the wall-clock time of each figure goes to ``runtimes.json`` in the output folder (never
+  into the figure data), which ``driftlab repro --list`` and the gallery read;
+* ``quick=True`` (``driftlab repro --quick``) writes to ``figures/quick/`` (git-ignored), never
+  to the committed ``figures/``, and marks its outputs: the JSON's ``"figure"`` has
+  ``"quick": true``, the PDF/PNG metadata start with ``QUICK SMOKE RUN`` and the figure
+  carries a visible stamp;
+* a run ends with a summary table; a failing script does not stop the others (the run then
+  raises :class:`FigureRunError` naming them).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,12 +47,28 @@ from typing import Callable
 
 import driftlab
 
-__all__ = ["FigureScript", "UnknownFigureError", "discover", "repo_root", "default_figures_dir", "run",
-           "run_script"]
+__all__ = ["FigureScript", "UnknownFigureError", "FigureRunError", "FigureRun", "QUICK_SUBDIR", "RUNTIMES_FILE",
+           "discover", "repo_root", "default_figures_dir", "quick_figures_dir", "is_committed_figures_dir",
+           "claims_by_figure", "figure_command", "figure_metadata", "annotate_json", "read_runtimes", "run",
+           "summary_table", "run_script"]
+
+#: quick (smoke) runs go to ``figures/<QUICK_SUBDIR>/`` (git-ignored)
+QUICK_SUBDIR = "quick"
+#: per-figure wall-clock seconds, written by the runner into its output folder
+RUNTIMES_FILE = "runtimes.json"
+QUICK_MARK = "QUICK SMOKE RUN (smaller sizes; not the committed figure)"
 
 
 class UnknownFigureError(ValueError):
     """A requested figure NAME is not among the discovered scripts."""
+
+
+class FigureRunError(RuntimeError):
+    """One or more figure scripts raised; the others ran (``failed``: name -> error text)."""
+
+    def __init__(self, failed: dict[str, str]):
+        self.failed = dict(failed)
+        super().__init__("figure script(s) failed: " + "; ".join(f"{n}: {e}" for n, e in self.failed.items()))
 
 
 def repo_root() -> Path:
@@ -49,7 +85,21 @@ def repo_root() -> Path:
 
 
 def default_figures_dir() -> Path:
+    """The committed figures: ``figures/`` of the checkout."""
     return repo_root() / "figures"
+
+
+def quick_figures_dir() -> Path:
+    """Where quick runs go by default: ``figures/quick/`` (git-ignored)."""
+    return default_figures_dir() / QUICK_SUBDIR
+
+
+def is_committed_figures_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is the committed ``figures/`` folder of the checkout."""
+    try:
+        return Path(path).resolve() == default_figures_dir().resolve()
+    except FileNotFoundError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -96,38 +146,207 @@ def discover(root: Path | None = None) -> dict[str, FigureScript]:
     return scripts
 
 
+def claims_by_figure() -> dict[str, list[str]]:
+    """Figure NAME -> ids of the ledger claims whose ``figures`` name it (ledger order)."""
+    from driftlab.theory.ledger import CLAIMS
+
+    out: dict[str, list[str]] = {}
+    for c in CLAIMS:
+        for f in c.figures:
+            out.setdefault(f, []).append(c.id)
+    return out
+
+
+def figure_command(name: str, quick: bool = False) -> str:
+    """The command that regenerates figure ``name``."""
+    return f"driftlab repro {name}" + (" --quick" if quick else "")
+
+
+def figure_metadata(name: str, title: str = "", claims: list[str] | None = None, quick: bool = False) -> dict:
+    """The ``"figure"`` record the runner adds to a figure's JSON (no dates, no timings)."""
+    meta = {"name": name, "title": title, "claims": list(claims or []), "command": figure_command(name, quick),
+            "quick": bool(quick)}
+    if quick:
+        meta["note"] = QUICK_MARK
+    return meta
+
+
+def _pdf_metadata(meta: dict) -> tuple[str, str]:
+    """(Subject, Keywords) for the PDF/PNG metadata."""
+    subject = (f"{QUICK_MARK}. " if meta["quick"] else "") + (
+        f"driftlab figure {meta['name']}: {meta['title']}. Claims: {', '.join(meta['claims']) or 'none'}. "
+        f"Regenerate: {meta['command']}")
+    keywords = ", ".join(["driftlab", meta["name"], *meta["claims"]] + (["quick"] if meta["quick"] else []))
+    return subject, keywords
+
+
+def annotate_json(path: str | os.PathLike, meta: dict) -> Path:
+    """Add ``meta`` as the top-level ``"figure"`` key of a figure's JSON (rewritten as :func:`write_json` does).
+
+    A JSON whose top level is a list becomes ``{"figure": meta, "rows": [...]}``.
+    """
+    from driftlab._io import write_json
+
+    path = Path(path)
+    obj = json.loads(path.read_text())
+    if not isinstance(obj, dict):
+        obj = {"rows": obj}
+    obj["figure"] = meta
+    return write_json(path, obj)
+
+
+def read_runtimes(folder: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The runtimes the runner recorded in ``folder`` (default the committed figures/): name -> record."""
+    path = Path(folder if folder is not None else default_figures_dir()) / RUNTIMES_FILE
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text()).get("figures", {}))
+
+
+def _write_runtimes(folder: Path, new: dict[str, dict]) -> Path:
+    from driftlab._io import write_json
+
+    merged = read_runtimes(folder)
+    merged.update(new)
+    return write_json(folder / RUNTIMES_FILE, {
+        "about": "wall-clock seconds of each figure script, written by `driftlab repro` (the figure data "
+                 "itself carries no timings); cpu_count is the machine's core count",
+        "figures": merged})
+
+
+@dataclass(frozen=True)
+class FigureRun:
+    """What :func:`run` did for one figure."""
+
+    name: str
+    seconds: float
+    paths: tuple[Path, ...]
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def summary_table(runs: list[FigureRun], out_dir: Path | None = None) -> str:
+    """A fixed-width table: figure, status, seconds, files."""
+    rows = [("figure", "status", "seconds", "files")]
+    for r in runs:
+        files = ", ".join(str(p.relative_to(out_dir)) if out_dir is not None and p.is_relative_to(out_dir) else str(p)
+                          for p in r.paths) if r.ok else r.error.splitlines()[0][:60]
+        rows.append((r.name, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}", files))
+    w = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}  {d}" for a, b, c, d in rows]
+    lines.insert(1, "-" * max(len(x) for x in lines))
+    n_ok = sum(r.ok for r in runs)
+    lines.append(f"{n_ok}/{len(runs)} figures ok in {sum(r.seconds for r in runs):.1f} s")
+    return "\n".join(lines)
+
+
 def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool = False,
         echo: Callable[[str], None] = print) -> dict[str, list[Path]]:
-    """Run the selected figure scripts (all when ``names`` is empty or ``["all"]``)."""
+    """Run the selected figure scripts (all when ``names`` is empty or ``["all"]``).
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Figure NAMEs (``driftlab repro --list``); empty or ``["all"]``: every figure.
+    out_dir : path, optional
+        Output folder. Default: the committed ``figures/``, or ``figures/quick/`` when ``quick``.
+        A quick run into the committed ``figures/`` is refused.
+    quick : bool
+        Smaller sizes (a smoke run); outputs are marked as such.
+    echo : callable
+        Progress and the final summary table go here.
+
+    Returns
+    -------
+    dict
+        NAME -> the files written (the script's, plus the PNG beside each PDF).
+
+    Raises
+    ------
+    UnknownFigureError
+        A name is not a discovered figure.
+    ValueError
+        ``quick`` with ``out_dir`` the committed figures folder.
+    FigureRunError
+        One or more scripts raised (after all the others ran and the summary was echoed).
+    """
+    from driftlab._io import figure_context
+
     scripts = discover()
-    if not names or names == ["all"]:
+    if not names or list(names) == ["all"]:
         selected = list(scripts)
     else:
         unknown = [n for n in names if n not in scripts]
         if unknown:
             raise UnknownFigureError(f"unknown figure name(s) {unknown}; known: {', '.join(scripts)}")
-        selected = names
-    out_dir = Path(out_dir) if out_dir is not None else default_figures_dir()
+        selected = list(names)
+    if out_dir is None:
+        out_dir = quick_figures_dir() if quick else default_figures_dir()
+    out_dir = Path(out_dir)
+    if quick and is_committed_figures_dir(out_dir):
+        raise ValueError(f"out_dir {out_dir} is the committed figures folder: a quick run must not overwrite the "
+                         f"committed figures (default for quick runs: {quick_figures_dir()})")
+    cites = claims_by_figure()
     results: dict[str, list[Path]] = {}
+    runs: list[FigureRun] = []
+    runtimes: dict[str, dict] = {}
     for i, name in enumerate(selected, 1):
+        script = scripts[name]
+        meta = figure_metadata(name, script.title, cites.get(name, []), quick)
+        subject, keywords = _pdf_metadata(meta)
+        echo(f"[{i}/{len(selected)}] {name}: {script.title}")
         t0 = time.perf_counter()
-        echo(f"[{i}/{len(selected)}] {name}: {scripts[name].title}")
-        paths = scripts[name].make(out_dir, quick=quick)
+        try:
+            with figure_context(subject=subject, keywords=keywords, png=True,
+                                stamp="QUICK SMOKE RUN" if quick else ""):
+                paths = [Path(p) for p in script.make(out_dir, quick=quick)]
+            extra = []
+            for p in paths:
+                if p.suffix == ".json":
+                    annotate_json(p, meta)
+                elif p.suffix == ".pdf" and p.with_suffix(".png").is_file() and p.with_suffix(".png") not in paths:
+                    extra.append(p.with_suffix(".png"))
+            paths += extra
+        except Exception as exc:  # noqa: BLE001 - reported in the summary; the run goes on
+            seconds = time.perf_counter() - t0
+            err = f"{type(exc).__name__}: {exc}"
+            echo(f"    FAILED after {seconds:.1f} s: {err}")
+            echo(traceback.format_exc().rstrip())
+            runs.append(FigureRun(name, seconds, (), err))
+            continue
+        seconds = time.perf_counter() - t0
         results[name] = paths
+        runs.append(FigureRun(name, seconds, tuple(paths)))
+        runtimes[name] = {"seconds": round(seconds, 1), "quick": bool(quick), "cpu_count": os.cpu_count()}
         rel = ", ".join(str(p.relative_to(out_dir)) if p.is_relative_to(out_dir) else str(p) for p in paths)
-        echo(f"    done in {time.perf_counter() - t0:.1f} s -> {rel}")
+        echo(f"    done in {seconds:.1f} s -> {rel}")
+    if runtimes:
+        _write_runtimes(out_dir, runtimes)
+    echo("")
+    echo(summary_table(runs, out_dir))
+    failed = {r.name: r.error for r in runs if not r.ok}
+    if failed:
+        raise FigureRunError(failed)
     return results
 
 
 def run_script(make: Callable[..., list[Path]]) -> None:
-    """Command-line entry for a single figure script."""
+    """Command-line entry for a single figure script (through :func:`run`, so the figure gets
+    the same metadata, PNG and runtime record as with ``driftlab repro NAME``)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smaller, faster version")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default figures/)")
+    parser.add_argument("--quick", action="store_true", help="smaller, faster version (written to figures/quick/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default figures/, or figures/quick/ with --quick)")
     args = parser.parse_args()
-    from driftlab.plotting import style
-
-    with style():
-        paths = make(args.out or default_figures_dir(), quick=args.quick)
-    for p in paths:
+    name = getattr(make, "__globals__", {}).get("NAME")
+    if name is None:
+        parser.error("the script defines no NAME")
+    try:
+        results = run([name], out_dir=args.out, quick=args.quick)
+    except (ValueError, FigureRunError) as exc:
+        parser.exit(1, f"error: {exc}\n")
+    for p in results[name]:
         print(p)

@@ -1,4 +1,4 @@
-"""``driftlab repro``: regenerate the papers' figures into figures/."""
+"""``driftlab repro``: regenerate the papers' figures into figures/ (quick runs into figures/quick/)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,33 @@ import click
 from driftlab.cli._errors import prepare_out_dir, refuse_unused
 
 
+def _fmt_seconds(rec: dict | None) -> str:
+    if not rec:
+        return "?"
+    s = float(rec["seconds"])
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
 @click.command()
 @click.argument("names", nargs=-1)
-@click.option("--quick", is_flag=True, help="Smaller sample sizes / grids: a fast smoke run.")
+@click.option("--quick", is_flag=True,
+              help="Smaller sample sizes / grids: a fast smoke run, written to figures/quick/ (git-ignored) and "
+                   "marked as such; never overwrites the committed figures.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Output folder (default: figures/ of the checkout).")
-@click.option("--list", "list_only", is_flag=True, help="List the figures and exit.")
+              help="Output folder (default: figures/ of the checkout; figures/quick/ with --quick).")
+@click.option("--list", "list_only", is_flag=True,
+              help="List the figures with their expected time (measured by the last full run) and exit.")
 @click.pass_context
 def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path | None, list_only: bool) -> None:
     """Regenerate figures NAMES (default: all) on built-in defaults.
 
-    A bad NAME is a usage error (exit 2); an --out folder that cannot be written, or a figure
-    script that fails, is an error (exit 1).
+    Each figure's PDF metadata and JSON name the claims it shows and the command that
+    regenerates it; a PNG is saved beside each PDF; runtimes go to runtimes.json in the output
+    folder. A run ends with a summary table.
+
+    A bad NAME, or --quick into the committed figures/ folder, is a usage error (exit 2); an
+    --out folder that cannot be written, or a figure script that fails, is an error (exit 1;
+    the other figures still run).
     """
     from driftlab import repro as R
 
@@ -28,13 +43,26 @@ def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path
         if names:
             raise click.UsageError(f"--list takes no figure NAMES (got {' '.join(names)})")
         refuse_unused(ctx, ["quick", "out_dir"], "by --list")
+        full, smoke = R.read_runtimes(), R.read_runtimes(R.quick_figures_dir())
+        cites = R.claims_by_figure()
+        click.echo(f"{'figure':28s} {'full':>9s} {'quick':>7s} {'claims':>6s}  title")
         for name, script in R.discover().items():
-            click.echo(f"{name:28s} {script.title}")
+            click.echo(f"{name:28s} {_fmt_seconds(full.get(name)):>9s} {_fmt_seconds(smoke.get(name)):>7s} "
+                       f"{len(cites.get(name, [])):>6d}  {script.title}")
+        click.echo("(times: the last run recorded in figures/runtimes.json, and in figures/quick/ for --quick; "
+                   "? = not measured here yet)")
         return
     scripts = R.discover()
     unknown = [n for n in names if n not in scripts and list(names) != ["all"]]
     if unknown:  # before the output folder is created
         raise click.UsageError(f"unknown figure name(s) {unknown}; `driftlab repro --list` shows the "
                                f"{len(scripts)} figures")
-    out_dir = prepare_out_dir(out_dir if out_dir is not None else R.default_figures_dir(), "--out")
-    R.run(list(names), out_dir=out_dir, quick=quick, echo=click.echo)
+    if quick and out_dir is not None and R.is_committed_figures_dir(out_dir):
+        raise click.UsageError(f"--quick --out {out_dir}: a quick run must not overwrite the committed figures; "
+                               f"omit --out (default {R.quick_figures_dir()}) or give another folder")
+    target = out_dir if out_dir is not None else (R.quick_figures_dir() if quick else R.default_figures_dir())
+    target = prepare_out_dir(target, "--out")
+    try:
+        R.run(list(names), out_dir=target, quick=quick, echo=click.echo)
+    except R.FigureRunError as exc:
+        raise click.ClickException(str(exc)) from None
