@@ -145,6 +145,29 @@ def test_mutation_spacetime():
     assert ST.check_mullerbrown_paths(True, z_threshold=100.0).verdict != "refuted"
 
 
+def test_mutation_spacetime_alanine():
+    # the committed sweep: bound 36.336 (grid) / 36.332 (MEP); [S] 36.42. A claimed 36.60 is 0.27 away
+    assert ST.check_alanine_bound(True).verdict == "verified"
+    assert ST.check_alanine_bound(True, published=36.60).verdict == "refuted"
+    # a MEP maximum 0.5 higher disagrees with the grid by more than one cell's variation (0.25)
+    assert ST.check_alanine_bound(True, mep_shift=0.5).verdict == "refuted"
+    # geodesic paths measured at 56-68: refuted against 37.36 +- 0.60, verified against a claim
+    # they do meet (60 +- 8), so the check reads the numbers and not a fixed verdict
+    assert ST.check_alanine_geodesic(True).verdict == "refuted"
+    assert ST.check_alanine_geodesic(True, published=(60.0, 8.0)).verdict == "verified"
+
+
+def test_alanine_grid_resolution_is_the_cell_variation_at_the_saddle():
+    # independent: the node nearest the committed saddle (-0.035, -0.529) on the 89 x 89 grid
+    # of [-pi, pi)^2 is (44, 37); the value is a max of |U differences|, exact in float64
+    from driftlab.spacetime import alanine_dipeptide
+
+    U = alanine_dipeptide().values
+    want = max(abs(U[44, 37] - U[44 + di, 37 + dj]) for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+    got = ST.alanine_grid_resolution([-0.03529879386056001, -0.5294819079083921])
+    assert got == want, (got, want, got - want)
+
+
 # ----- registry as data --------------------------------------------------------------------
 def test_every_figure_named_by_a_claim_exists():
     from driftlab.repro import discover
