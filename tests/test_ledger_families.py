@@ -48,6 +48,14 @@ def test_mutation_estimators():
     assert E.check_abc_bias_law(True, abc_coefficient=0.5).verdict == "refuted"
 
 
+def test_mutation_batch_to_population():
+    # committed run: slope -0.522, ratios 0.945 ... 1.105. A claimed 1/n rate, or a standard error
+    # 1.5x too large, turns the verdict
+    assert E.check_batch_convergence(True).verdict == "verified"
+    assert E.check_batch_convergence(True, exponent=1.0).verdict == "refuted"
+    assert E.check_batch_convergence(True, se_scale=1.5).verdict == "refuted"
+
+
 def test_exact_self_normalised_against_closed_cases():
     # n = 1: T_1 = y_1, so E[T_1] = E[y] = 0 and the ABC estimator is y itself (E = 0); this
     # checks the t-integral identity D^-p = int t^(p-1) e^(-tD) dt / Gamma(p) end to end.

@@ -398,7 +398,7 @@ CLAIMS: list[Claim] = [
           "five K_max values; the Euler-stepped theory's own slope differs from 1/r by 2% and the fit's R^2 is "
           "0.9996, so 5% is the resolution of the fit. Laplace (slope r = 0.86) is reported, not judged: its "
           "polynomial spectrum keeps K_max <= 32 pre-asymptotic", check_anneal_particles_sweep,
-          tier="default", figures=("simulation-anneal-sweep",),
+          tier="default", figures=("simulation-anneal-sweep", "simulation-anneal"),
           evidence=(Evidence("analysis/results/simulation_anneal_sweep/fits_1d.csv", "164a2a72c1860b0af2b9a540aad8bb3a61e0bd33949bdedf775f56e080263824", _SWEEP_CMD),
                     Evidence("analysis/results/simulation_anneal_sweep/summary.json", "7707622e24ea01f8c8077ae02945da78ed8662f940cdccc24d72bad73fea4110", _SWEEP_CMD,
                              keys=("cells_1d",)))),
