@@ -232,3 +232,24 @@ def test_checkpoint_of_an_earlier_version_resumes(tmp_path):
     res = run_simulation(cfg, x, y, out_dir=tmp_path, progress=False)
     assert res.info["resumed_from"] == 4
     _assert_matches_golden("resumed (earlier file format)", res.particles, res.records, GOLDEN["resumed"])
+
+
+# --- names that say what they do -----------------------------------------------------------
+
+def test_bandwidth_and_noise_schedules_have_distinct_names_and_keep_the_old_ones():
+    import driftlab.spacetime as st
+    import driftlab.spectral as sp
+
+    assert sp.BandwidthSchedule is sp.Schedule and sp.make_bandwidth_schedule is sp.make_schedule
+    assert st.NoiseSchedule is st.Schedule and st.make_noise_schedule is st.make_schedule
+    assert sp.BandwidthSchedule is not st.NoiseSchedule
+    assert sp.BandwidthSchedule.__name__ == "BandwidthSchedule" and st.NoiseSchedule.__name__ == "NoiseSchedule"
+    assert isinstance(sp.make_bandwidth_schedule("exponential", 2.0, r=0.1), sp.BandwidthSchedule)
+    assert isinstance(st.make_noise_schedule("vp"), st.NoiseSchedule)
+    cfg = SimulationConfig(schedule="exponential", rate=0.2, scale=0.5)
+    sch = cfg.make_schedule()
+    assert isinstance(sch, sp.ExponentialSchedule) and sch.kind == "exponential"  # kind unchanged by the rename
+    from driftlab.kernels import Gaussian
+
+    with pytest.raises(TypeError, match="must be a driftlab.spectral.BandwidthSchedule, got VPLogLinear"):
+        sp.convergence_time(Gaussian(1.0), [1.0], 1e-2, st.make_noise_schedule("vp"))  # the wrong kind

@@ -68,7 +68,7 @@ class SimulationConfig:
     kernel, scale, nu, beta : the kernel (:func:`driftlab.kernels.make_kernel`); ``scale`` is
         its length scale (Gaussian s, Laplace tau) and the schedule's s0.
     schedule, rate, s1, duration, s_min : bandwidth schedule
-        (:func:`driftlab.spectral.schedules.make_schedule`; ``rate`` is its r).
+        (:func:`driftlab.spectral.make_bandwidth_schedule`; ``rate`` is its r).
     step, n_steps, integrator : time step eta, number of steps, the name of an integrator
         (:data:`driftlab.simulation.INTEGRATORS`: ``"euler"`` or ``"heun"``).
     period, wrap, images : torus side L (None: R^d), periodisation, lattice images.
@@ -151,10 +151,11 @@ class SimulationConfig:
         return make_kernel(self.kernel, self.scale if length_scale is None else length_scale, **kw)
 
     def make_schedule(self):
-        from driftlab.spectral.schedules import make_schedule
+        """The bandwidth schedule s(t) of the run (:func:`driftlab.spectral.make_bandwidth_schedule`)."""
+        from driftlab.spectral.schedules import make_bandwidth_schedule
 
-        return make_schedule(self.schedule, self.scale, r=self.rate, s1=self.s1, duration=self.duration,
-                             s_min=self.s_min)
+        return make_bandwidth_schedule(self.schedule, self.scale, r=self.rate, s1=self.s1, duration=self.duration,
+                                       s_min=self.s_min)
 
     def resolved_wrap(self, dim: int) -> str:
         return self.wrap or ("lattice" if dim <= 2 else "minimum_image")

@@ -30,7 +30,16 @@ from driftlab.spacetime.posterior import (
     eta_jacobian,
     natural_parameters,
 )
-from driftlab.spacetime.schedules import VE, FlowMatching, Schedule, VPLinearBeta, VPLogLinear, make_schedule
+from driftlab.spacetime.schedules import (
+    VE,
+    FlowMatching,
+    NoiseSchedule,
+    Schedule,
+    VPLinearBeta,
+    VPLogLinear,
+    make_noise_schedule,
+    make_schedule,
+)
 from driftlab.spacetime.surfaces import (
     AlanineDipeptide,
     PeriodicSurface,
@@ -47,7 +56,8 @@ __all__ = [
     "torus_minimax_bound", "torus_string_method", "wrap_angle",
     "SpacetimePosterior", "GaussianMixturePosterior", "GridPosterior", "DenoiserPosterior",
     "natural_parameters", "eta_jacobian",
-    "Schedule", "VPLogLinear", "VPLinearBeta", "VE", "FlowMatching", "make_schedule",
+    "NoiseSchedule", "VPLogLinear", "VPLinearBeta", "VE", "FlowMatching", "make_noise_schedule",
+    "Schedule", "make_schedule",
     "jeffreys_terms", "curve_energy", "curve_length", "straight_curve", "tent_curve",
     "ode_tent_curve", "probability_flow_path", "resample_curve", "Geodesic", "geodesic",
     "best_geodesic", "diffusion_edit_distance", "gaussian_spacetime_distance",

@@ -9,13 +9,13 @@ import numpy as np
 from driftlab._validation import check_finite_scalar
 from driftlab.spacetime.curves import _check_counts, best_geodesic
 from driftlab.spacetime.posterior import SpacetimePosterior
-from driftlab.spacetime.schedules import Schedule
+from driftlab.spacetime.schedules import NoiseSchedule
 
 __all__ = ["diffusion_edit_distance"]
 
 
 def diffusion_edit_distance(posterior: SpacetimePosterior, a: Any, b: Any, *, t_min: float,
-                            schedule: Schedule, n_points: Any = (17, 33, 65),
+                            schedule: NoiseSchedule, n_points: Any = (17, 33, 65),
                             inits: Any = ("straight", "tent"), return_details: bool = False):
     r"""DiffED(a, b): Fisher-Rao length of the geodesic between (a, t_min) and (b, t_min).
 
@@ -38,8 +38,8 @@ def diffusion_edit_distance(posterior: SpacetimePosterior, a: Any, b: Any, *, t_
     """
     if not isinstance(posterior, SpacetimePosterior):
         raise TypeError(f"posterior must be a SpacetimePosterior, got {type(posterior).__name__}")
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a driftlab Schedule, got {type(schedule).__name__}")
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"schedule must be a driftlab NoiseSchedule, got {type(schedule).__name__}")
     n_points = _check_counts(n_points)
     t_min = check_finite_scalar(t_min, "t_min")
     if not 0.0 < t_min < 1.0:

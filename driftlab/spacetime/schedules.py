@@ -4,8 +4,10 @@ A forward process :math:`x_t = \alpha_t x_0 + \sigma_t \varepsilon` enters the d
 posterior only through :math:`y = x_t/\alpha_t` and :math:`\lambda = \log(\alpha_t^2/\sigma_t^2)`:
 :math:`p(x_0 \mid x_t) \propto q(x_0)\exp(-e^{\lambda}|x_0 - y|^2/2)`. VP, VE and flow-matching
 schedules are therefore only coordinate charts of the same (y, lambda) manifold; driftlab
-works in (y, lambda) and converts at the boundary with :meth:`Schedule.to_spacetime` and
-:meth:`Schedule.from_spacetime`.
+works in (y, lambda) and converts at the boundary with :meth:`NoiseSchedule.to_spacetime` and
+:meth:`NoiseSchedule.from_spacetime`. (Not to be confused with the bandwidth schedules of
+:mod:`driftlab.spectral.schedules`.) ``Schedule`` and ``make_schedule`` are the earlier names of
+:class:`NoiseSchedule` and :func:`make_noise_schedule`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import numpy as np
 
 from driftlab._validation import check_finite_scalar, check_positive
 
-__all__ = ["Schedule", "VPLogLinear", "VPLinearBeta", "VE", "FlowMatching", "make_schedule"]
+__all__ = ["NoiseSchedule", "VPLogLinear", "VPLinearBeta", "VE", "FlowMatching", "make_noise_schedule", "Schedule",
+           "make_schedule"]
 
 
 def _t_array(t: Any, name: str = "t") -> np.ndarray:
@@ -29,8 +32,9 @@ def _t_array(t: Any, name: str = "t") -> np.ndarray:
     return arr
 
 
-class Schedule:
-    """Base class: subclasses define ``log_alpha(t)``, ``lam(t)`` and ``t_of_lam(lam)``.
+class NoiseSchedule:
+    """Base class of the diffusion noise schedules: subclasses define ``log_alpha(t)``,
+    ``lam(t)`` and ``t_of_lam(lam)``.
 
     ``t`` runs over [0, 1] from data (high SNR) to noise (low SNR); ``lam`` is
     :math:`\\log \\mathrm{SNR}` and is strictly decreasing in ``t``.
@@ -75,7 +79,7 @@ class Schedule:
         return f"{type(self).__name__}()"
 
 
-class VPLogLinear(Schedule):
+class VPLogLinear(NoiseSchedule):
     r"""Variance preserving, :math:`\lambda` linear in t: :math:`\lambda(t) = \lambda_{max} + (\lambda_{min} - \lambda_{max}) t`.
 
     :math:`\alpha_t^2 = \mathrm{sigmoid}(\lambda_t)`, :math:`\sigma_t^2 = \mathrm{sigmoid}(-\lambda_t)`.
@@ -107,7 +111,7 @@ class VPLogLinear(Schedule):
         return f"VPLogLinear(lambda_max={self.lambda_max}, lambda_min={self.lambda_min})"
 
 
-class VPLinearBeta(Schedule):
+class VPLinearBeta(NoiseSchedule):
     r"""Variance preserving with linear :math:`\beta(t) = \beta_{min} + (\beta_{max}-\beta_{min})t` (DDPM/score-SDE).
 
     :math:`\log\alpha_t = -\tfrac12 B(t)`, :math:`B(t) = \beta_{min}t + (\beta_{max}-\beta_{min})t^2/2`,
@@ -146,7 +150,7 @@ class VPLinearBeta(Schedule):
         return f"VPLinearBeta(beta_min={self.beta_min}, beta_max={self.beta_max})"
 
 
-class VE(Schedule):
+class VE(NoiseSchedule):
     r"""Variance exploding: :math:`\alpha = 1`, :math:`\sigma_t = \sigma_{min}(\sigma_{max}/\sigma_{min})^t`, :math:`\lambda = -2\log\sigma`."""
 
     name = "ve"
@@ -173,7 +177,7 @@ class VE(Schedule):
         return f"VE(sigma_min={self.sigma_min}, sigma_max={self.sigma_max})"
 
 
-class FlowMatching(Schedule):
+class FlowMatching(NoiseSchedule):
     r"""Rectified flow / flow matching: :math:`\alpha_t = 1 - t`, :math:`\sigma_t = t`, :math:`\lambda = 2\log((1-t)/t)`."""
 
     name = "flow-matching"
@@ -193,10 +197,16 @@ class FlowMatching(Schedule):
         return np.log1p(-t)
 
 
-def make_schedule(name: str, **kwargs: Any) -> Schedule:
-    """A schedule by name: ``vp`` / ``vp-loglinear``, ``vp-linear-beta``, ``ve``, ``fm`` / ``flow-matching``."""
+def make_noise_schedule(name: str, **kwargs: Any) -> NoiseSchedule:
+    """A noise schedule by name: ``vp`` / ``vp-loglinear``, ``vp-linear-beta``, ``ve``, ``fm`` / ``flow-matching``."""
     table = {"vp": VPLogLinear, "vp-loglinear": VPLogLinear, "vp-linear-beta": VPLinearBeta,
              "ve": VE, "fm": FlowMatching, "flow-matching": FlowMatching}
     if not isinstance(name, str) or name.lower() not in table:
         raise ValueError(f"schedule must be one of {sorted(table)}, got {name!r}")
     return table[name.lower()](**kwargs)
+
+
+#: The earlier name of :class:`NoiseSchedule` (kept so existing code keeps working).
+Schedule = NoiseSchedule
+#: The earlier name of :func:`make_noise_schedule` (kept so existing code keeps working).
+make_schedule = make_noise_schedule

@@ -49,12 +49,14 @@ __all__ = [
 
 from driftlab.spectral import schedules  # noqa: E402
 from driftlab.spectral.schedules import (  # noqa: E402
+    BandwidthSchedule,
     ConstantSchedule,
     CosineSchedule,
     ExponentialSchedule,
     LinearSchedule,
     Schedule,
     StepSchedule,
+    make_bandwidth_schedule,
     make_schedule,
     rate_at_scale,
     spectrum_at_scale,
@@ -72,6 +74,8 @@ from driftlab.spectral.timescales import (  # noqa: E402
 
 __all__ += [
     "schedules",
+    "BandwidthSchedule",
+    "make_bandwidth_schedule",
     "Schedule",
     "ConstantSchedule",
     "ExponentialSchedule",

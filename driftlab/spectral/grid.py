@@ -192,7 +192,7 @@ def simulate_modes(kernel: RadialKernel, grid: PeriodicGrid, modes, amplitude: f
     kind : {"linear", "nonlinear"}
     method : {"rk4", "euler"}
     record_every : int
-    schedule : driftlab.spectral.schedules.Schedule, optional
+    schedule : driftlab.spectral.BandwidthSchedule, optional
         Time-dependent bandwidth (the kernel's length scale becomes ``schedule.bandwidth(t)``
         at every RK4 stage); then each mode should decay like :math:`e^{-A_k(t)}`.
 

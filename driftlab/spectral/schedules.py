@@ -48,12 +48,14 @@ from driftlab.kernels import RadialKernel
 from driftlab.spectral.rates import _check_k, _check_kernel, rate
 
 __all__ = [
-    "Schedule",
+    "BandwidthSchedule",
     "ConstantSchedule",
     "ExponentialSchedule",
     "LinearSchedule",
     "CosineSchedule",
     "StepSchedule",
+    "make_bandwidth_schedule",
+    "Schedule",
     "make_schedule",
     "rate_at_scale",
     "spectrum_at_scale",
@@ -92,8 +94,12 @@ def _check_times(t, name: str = "t") -> np.ndarray:
     return tt
 
 
-class Schedule:
-    """Base class: a bandwidth schedule s(t) > 0 for t >= 0."""
+class BandwidthSchedule:
+    """Base class: a bandwidth schedule s(t) > 0 for t >= 0 (the kernel's length scale over time).
+
+    Not to be confused with :class:`driftlab.spacetime.NoiseSchedule` (a diffusion noise
+    schedule). ``Schedule`` is this class under its earlier name.
+    """
 
     #: Bandwidth as t -> infinity (0 means the bandwidth shrinks without bound).
     final_bandwidth: float
@@ -108,7 +114,7 @@ class Schedule:
 
     @property
     def kind(self) -> str:
-        """The :func:`make_schedule` name of this schedule type."""
+        """The :func:`make_bandwidth_schedule` name of this schedule type."""
         return type(self).__name__.replace("Schedule", "").lower()
 
     def to_dict(self) -> dict:
@@ -156,13 +162,9 @@ class Schedule:
         kk = _check_k(k)
         return np.where(kk > 0, np.inf, 0.0)
 
-    def damping_factor(self, kernel: RadialKernel, k, t, dim: int = 1) -> np.ndarray:
-        r"""Amplitude ratio :math:`|\hat\delta_k(t)/\hat\delta_k(0)| = e^{-A_k(t)}`."""
-        return np.exp(-self.accumulated_damping(kernel, k, t, dim))
-
 
 @dataclass(frozen=True)
-class ConstantSchedule(Schedule):
+class ConstantSchedule(BandwidthSchedule):
     """A fixed bandwidth: :math:`A_k(t) = \\lambda(k; s)\\, t`."""
 
     s: float
@@ -189,7 +191,7 @@ class ConstantSchedule(Schedule):
 
 
 @dataclass(frozen=True)
-class ExponentialSchedule(Schedule):
+class ExponentialSchedule(BandwidthSchedule):
     r"""Annealing :math:`s(t) = \max(s_0 e^{-rt}, s_{\min})` [T].
 
     Closed form (any kernel, :math:`t_f = \log(s_0/s_{\min})/r` the time the floor is hit):
@@ -263,7 +265,7 @@ class ExponentialSchedule(Schedule):
 
 
 @dataclass(frozen=True)
-class _TwoLevelSchedule(Schedule):
+class _TwoLevelSchedule(BandwidthSchedule):
     """From s0 to s1 over ``duration`` along a shape ``_interp(u)``, u in [0, 1]; then s1."""
 
     s0: float
@@ -310,7 +312,7 @@ class CosineSchedule(_TwoLevelSchedule):
 
 
 @dataclass(frozen=True)
-class StepSchedule(Schedule):
+class StepSchedule(BandwidthSchedule):
     r"""Piecewise-constant bandwidths ``values[i]`` for ``durations[i]``; the last value is kept forever.
 
     Closed form: :math:`A_k(t) = \sum_i \lambda(k; s_i)\,|[t_i, t_{i+1}) \cap [0, t)|`.
@@ -374,15 +376,15 @@ class StepSchedule(Schedule):
         return out
 
 
-def make_schedule(kind: str, s0: float, *, r: float | None = None, s1: float | None = None,
-                  duration: float | None = None, s_min: float = 0.0) -> Schedule:
+def make_bandwidth_schedule(kind: str, s0: float, *, r: float | None = None, s1: float | None = None,
+                            duration: float | None = None, s_min: float = 0.0) -> BandwidthSchedule:
     """Build a schedule by name: ``constant`` (s0), ``exponential`` (s0, r, s_min), ``linear``/``cosine``
     (s0, s1, duration), ``step`` (geometric ladder s0 -> s1 with level ratios <= 2, each level
     held for ``duration``, the last one forever).
 
     Examples
     --------
-    >>> float(make_schedule("exponential", 2.0, r=0.1).bandwidth(0.0))
+    >>> float(make_bandwidth_schedule("exponential", 2.0, r=0.1).bandwidth(0.0))
     2.0
     """
     key = str(kind).lower()
@@ -408,3 +410,8 @@ def make_schedule(kind: str, s0: float, *, r: float | None = None, s1: float | N
         return StepSchedule(values, (duration,) * (n - 1))
     raise ValueError(f"unknown schedule {kind!r}; choose constant, exponential, linear, cosine or step")
 
+
+#: The earlier name of :class:`BandwidthSchedule` (kept so existing code keeps working).
+Schedule = BandwidthSchedule
+#: The earlier name of :func:`make_bandwidth_schedule` (kept so existing code keeps working).
+make_schedule = make_bandwidth_schedule

@@ -42,9 +42,9 @@ from driftlab._validation import check_int, check_positive
 from driftlab.kernels import RadialKernel
 from driftlab.spectral.rates import _check_k, _check_kernel, peak_rate, rate
 from driftlab.spectral.schedules import (
+    BandwidthSchedule,
     ConstantSchedule,
     ExponentialSchedule,
-    Schedule,
     rate_at_scale,
     spectrum_at_scale,
 )
@@ -104,7 +104,7 @@ def _invert_spectrum(kernel: RadialKernel, k: float, target: float, dim: int, s_
     return math.exp(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-14)) / k
 
 
-def _mode_time(kernel: RadialKernel, k: float, M: float, schedule: Schedule, dim: int) -> float:
+def _mode_time(kernel: RadialKernel, k: float, M: float, schedule: BandwidthSchedule, dim: int) -> float:
     if isinstance(schedule, ConstantSchedule):
         lam = float(rate_at_scale(kernel, k, schedule.s, dim))
         return M / lam if lam > 0 else math.inf
@@ -126,7 +126,7 @@ def _mode_time(kernel: RadialKernel, k: float, M: float, schedule: Schedule, dim
                            0.0, t_settle, xtol=1e-12, rtol=1e-12)
 
 
-def mode_times(kernel: RadialKernel, modes, eps: float, schedule: Schedule | None = None,
+def mode_times(kernel: RadialKernel, modes, eps: float, schedule: BandwidthSchedule | None = None,
                dim: int = 1) -> np.ndarray:
     r"""Per-mode time :math:`T_k` with :math:`A_k(T_k) = \log(1/\epsilon)` (``inf`` if never reached).
 
@@ -138,7 +138,7 @@ def mode_times(kernel: RadialKernel, modes, eps: float, schedule: Schedule | Non
         Wave numbers > 0.
     eps : float
         Tolerance in (0, 1).
-    schedule : Schedule, optional
+    schedule : BandwidthSchedule, optional
         Bandwidth schedule (default: constant at ``kernel.length_scale``).
     dim : int
         Dimension.
@@ -161,12 +161,12 @@ def mode_times(kernel: RadialKernel, modes, eps: float, schedule: Schedule | Non
     M = damping_target(eps)
     if schedule is None:
         schedule = ConstantSchedule(kernel.length_scale)
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a driftlab.spectral.schedules.Schedule, got {type(schedule).__name__}")
+    if not isinstance(schedule, BandwidthSchedule):
+        raise TypeError(f"schedule must be a driftlab.spectral.BandwidthSchedule, got {type(schedule).__name__}")
     return np.array([_mode_time(kernel, float(k), M, schedule, dim) for k in kk])
 
 
-def convergence_time(kernel: RadialKernel, modes, eps: float, schedule: Schedule | None = None,
+def convergence_time(kernel: RadialKernel, modes, eps: float, schedule: BandwidthSchedule | None = None,
                      dim: int = 1) -> float:
     r"""Time :math:`T = \max_k T_k` to damp every mode in ``modes`` by ``eps``.
 
