@@ -135,6 +135,11 @@ def _check_local(x, y, kernel, log_weights, period, wrap, images, tile_rows, til
     return x, y, lw, period, images
 
 
+def _all_gather(dist):
+    """``all_gather_single`` (torch >= 2.13; ``all_gather_into_tensor`` before it was renamed)."""
+    return getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
+
+
 def _empty(n, d, like):
     torch = B.torch()
     return KernelSums(torch.full((n,), -np.inf, dtype=like.dtype, device=like.device),
@@ -245,7 +250,7 @@ def distributed_kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, 
         error = exc
         meta = [1, 0, 0, 0, 0, 0, 0, 0]
     metas = torch.zeros((world * len(meta),), dtype=torch.int64, device=comm_device)
-    dist.all_gather_into_tensor(metas, torch.tensor(meta, dtype=torch.int64, device=comm_device), group=group)
+    _all_gather(dist)(metas, torch.tensor(meta, dtype=torch.int64, device=comm_device), group=group)
     metas = metas.cpu().numpy().reshape(world, len(meta))
     if error is not None:
         raise error
@@ -299,7 +304,7 @@ def distributed_kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, 
         padded = torch.zeros((mmax, width), dtype=xt.dtype, device=comm_device)
         padded[:ms[rank]] = pack(yt, lwt)
         gathered = torch.zeros((world * mmax, width), dtype=xt.dtype, device=comm_device)
-        dist.all_gather_into_tensor(gathered, padded, group=group)
+        _all_gather(dist)(gathered, padded, group=group)
         parts = [unpack(gathered[k * mmax:(k + 1) * mmax], int(ms[k])) for k in range(world)]
         if not mask_self:
             y_all = torch.cat([p[0] for p in parts], dim=0)
@@ -329,9 +334,11 @@ def _merge_own_block(block, parts, own, weighted):
     """Sums over ``parts``: the block ``own`` with the self-mask, the others concatenated without."""
     torch = B.torch()
     others = [p for k, p in enumerate(parts) if k != own]
+    mine = block(parts[own][0], parts[own][1], True)
+    if not others:
+        return mine
     y_rest = torch.cat([p[0] for p in others], dim=0)
     lw_rest = torch.cat([p[1] for p in others], dim=0) if weighted else None
-    mine = block(parts[own][0], parts[own][1], True)
     rest = block(y_rest, lw_rest, False)
     return merge_partial_sums(mine, rest)
 
