@@ -41,7 +41,7 @@ ROWS = [
     (["verify", "--quick", "--full"], 2, "--quick and --full"),
     (["verify", "--list", "--only", "x"], 2, "--only is ignored by --list"),
     (["verify", "--list", "--format", "json"], 2, "--format is ignored by --list"),
-    (["verify", "--format", "table", "--output", "{tmp}/v.txt"], 2, "--output is for --format json or markdown"),
+    (["verify", "--format", "table", "--output", "{tmp}/v.txt"], 2, "--output is for --format json, csv or markdown"),
     (["verify", "--format", "markdown", "--only", "x"], 2, "--output"),
     (["verify", "--format", "json", "--output", "{tmp}"], 1, "--output"),
     (["verify", "--format", "json", "--output", "{file}/v.json"], 1, "--output"),
@@ -377,7 +377,7 @@ def test_python_m_driftlab_is_the_driftlab_command():
     out = _run("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"driftlab, version {__version__}", out
     out = _run("spectrum", "--k", "1,2", "--format", "csv")
-    assert out.returncode == 0 and out.stdout.splitlines()[0] == "k,rate,timescale,ratio", out
+    assert out.returncode == 0 and out.stdout.splitlines()[0] == "k,rate,timescale,rate/peak", out
 
 
 @pytest.mark.parametrize("args, code, needle", [

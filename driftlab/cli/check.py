@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from driftlab.cli._errors import NameList, NumberList, usage_errors
+from driftlab.cli._render import FORMATS, Report, format_option, render
 from driftlab.testing import CHECKS
 
 _ADAPTERS = ("loss", "grouped", "weighted-negatives", "self-masked", "float32-only")
@@ -70,6 +71,25 @@ def _load_target(target: str):
     return obj
 
 
+def _report(report, fmt: str) -> Report:
+    """The conformance report as rows (check, pass, measured, tolerance, message; why in csv and markdown)."""
+    rows = [{"check": r.id, "pass": bool(r.passed), "measured": r.measured, "tolerance": r.tolerance, "why": r.why,
+             "message": r.message} for r in report.rows]
+    rows += [{"check": k, "pass": "n/a", "measured": None, "tolerance": None, "why": why, "message": ""}
+             for k, why in report.not_applicable.items()]
+    cols = ["check", "pass", "measured", "tolerance", "message"] if fmt == "table" else \
+        ["check", "pass", "measured", "tolerance", "why", "message"]
+    if fmt == "table":  # a check that does not apply says why in its message cell
+        for row in rows:
+            if row["pass"] == "n/a":
+                row["message"] = row["why"]
+    verdict = "PASS" if report.passed else f"FAIL ({', '.join(r.id for r in report.failed)})"
+    return Report(f"driftlab check: {report.convention}", rows, cols,
+                  header={"run": f"{report.array} arrays, {report.dtype}, {report.budget} budget",
+                          "columns": "measured vs tolerance: each check's statistic and its bound; pass yes/no"},
+                  notes=[verdict], digits=3)
+
+
 @click.command()
 @click.argument("target")
 @click.option("--convention", required=True, metavar="NAME",
@@ -78,7 +98,7 @@ def _load_target(target: str):
 @click.option("--full", is_flag=True, help="The full budget (96 parity cases, 12000 Monte Carlo draws, sets of 4096).")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
               help="Working dtype of the checks (the far-field check is always float32).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@format_option(FORMATS)
 @click.option("--kernel", type=click.Choice(["laplace", "gaussian"]), default=None,
               help="Kernel family of a batch convention (default laplace; gaussian-score is gaussian).")
 @click.option("--self-mask", is_flag=True, help="The negatives are the queries, self-pairs dropped.")
@@ -132,9 +152,7 @@ def check(target, convention, quick, full, dtype, fmt, kernel, self_mask, temper
     report = check_drift(fn, conv, dtype=dtype, budget=tier, checks=checks, seed=seed, array=array)
     if fmt == "json":
         click.echo(report.to_json())
-    elif fmt == "markdown":
-        click.echo(report.to_markdown())
     else:
-        click.echo(report.to_table())
+        click.echo(render(_report(report, fmt), fmt))
     if not report.passed:
         click.get_current_context().exit(1)

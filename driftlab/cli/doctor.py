@@ -6,6 +6,8 @@ import json
 
 import click
 
+from driftlab.cli._render import FORMATS, Report, format_option, render
+
 
 def diagnose() -> dict:
     """Probe numpy/scipy, torch (CPU, CUDA, dtypes), triton and POT; never raises."""
@@ -52,16 +54,19 @@ def diagnose() -> dict:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option(FORMATS)
 def doctor(fmt: str) -> None:
     """Report which backends (numpy, torch CPU/CUDA, float32/float64, triton, POT) work here."""
     report = diagnose()
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
+    rows = []
     for key, val in report.items():
         if isinstance(val, dict):
-            for k2, v2 in val.items():
-                click.echo(f"  {key}.{k2:18s} {v2}")
+            rows += [{"item": f"{key}.{k2}", "value": v2} for k2, v2 in val.items()]
         else:
-            click.echo(f"{key:22s} {val}")
+            rows.append({"item": key, "value": val})
+    rep = Report("driftlab doctor: versions, and which backends and dtypes work on this machine", rows,
+                 ["item", "value"], header={"backends": "ok = a small batch mean shift runs and is finite"})
+    click.echo(render(rep, fmt))

@@ -8,6 +8,7 @@ import click
 
 from driftlab.cli._errors import (FiniteFloat, NumberList, check_device, check_finite, prepare_out_dir,
                                   refuse_unused, usage_errors)
+from driftlab.cli._render import Report, describe_kernel, format_option, render, scale_option
 from driftlab.engine import BACKENDS
 
 #: run parameter -> its flag, for the messages about an existing --out folder
@@ -30,8 +31,7 @@ _POSITIVE = FiniteFloat(min=0.0, min_open=True)
 @click.option("--dim", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--kernel", default="gaussian", show_default=True,
               help="a registered kernel name (driftlab.kernels.kernel_names(): gaussian, laplace, matern, ...)")
-@click.option("--scale", type=_POSITIVE, default=0.05, show_default=True,
-              help="kernel length scale (s0 of a schedule)")
+@scale_option(0.05, "Kernel length scale (s0 of a schedule).")
 @click.option("--schedule", default="constant", show_default=True,
               help="constant, exponential (--rate, --s-min), linear, cosine or step (--s1, --duration)")
 @click.option("--rate", type=_POSITIVE, default=None, help="annealing rate r of the exponential schedule")
@@ -66,11 +66,14 @@ _POSITIVE = FiniteFloat(min=0.0, min_open=True)
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="continue from OUT/checkpoint.npz if present (same parameters; --steps may grow); "
                    "--no-resume starts over, replacing it")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="a progress bar on stderr; the final summary is printed either way")
+@format_option(help="Format of the final summary: table (two key=value lines under a header), csv, json or "
+                    "markdown.")
 @click.pass_context
 def simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, duration, step, steps, integrator,
              mode, eps, layout, period, wrap, dtype, device, backend, threads, seed, observe_every, checkpoint_every,
-             out, resume, progress):
+             out, resume, progress, fmt):
     """Move N particles along the drift toward M target samples and record observables.
 
     Example: driftlab simulate --kernel laplace --scale 0.05 --mode 3 --steps 40 --out runs/lap
@@ -118,5 +121,17 @@ def simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, 
         raise click.ClickException(exc.cli_message(_FLAGS)) from exc
     last = res.records[-1]
     check_finite(last, what=f"simulate (observables in {out})", ident=["step"])
-    click.echo(f"step {last['step']}  t={last['t']:g}  E|V|^2={last['ev2']:.4e}  mmd2={last['mmd2']:.4e}  "
-               f"backend={res.info['backend']}  resumed_from={res.info['resumed_from']}  -> {out}")
+    summary = {**last, "backend": res.info["backend"], "resumed_from": res.info["resumed_from"], "out": str(out)}
+    header = {"kernel": f"{describe_kernel(kernel, scale)}, schedule {schedule}"
+                        + (f" (rate {rate:g}, floor {s_min:g})" if kind == "exponential" else "")
+                        + (f" (to {s1:g} over {duration:g})" if kind in ("linear", "cosine", "step") else ""),
+              "problem": f"{problem}, N = {n} particles, M = {m} targets, dimension d = {dim}"
+                         + (f", mode {list(mode)}, period {period:g}" if problem == "torus-mode" else ""),
+              "units": f"t = steps x eta (eta = {step:g}) in the time of the drift flow dx/dt = V; E|V|^2 the mean "
+                       "squared drift, mmd2 the squared MMD to the target samples"}
+    lines = [f"step {last['step']}  t={last['t']:g}  E|V|^2={last['ev2']:.4e}  mmd2={last['mmd2']:.4e}",
+             f"backend={res.info['backend']}  resumed_from={res.info['resumed_from']}  -> {out}"]
+    rep = Report(f"driftlab simulate: state after step {last['step']} (observables in {out})",
+                 [summary] if fmt != "table" else [], header=header, notes=lines if fmt == "table" else [],
+                 json=summary)
+    click.echo(render(rep, fmt))

@@ -11,18 +11,18 @@ torch is imported only when the command runs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from driftlab._estimators import estimator_names
+from driftlab.cli._render import SCALE_FLAGS, SCALE_SYMBOL, Report, describe_kernel, format_option, render
 
 _DATA = ["swiss-roll", "checkerboard", "8gaussians", "two-moons", "two-gaussians", "gmm"]
 _FIELDS = ["gaussian", "laplace", "alg2", "official", "sinkhorn", "mmd"]
 
 #: TrainConfig key -> its flag, for the messages about an existing --out folder
-_FLAGS = {"data": "--data", "data_kwargs": "--dim", "field": "--field", "method": "--method", "tau": "--tau",
+_FLAGS = {"data": "--data", "data_kwargs": "--dim", "field": "--field", "method": "--method", "tau": "--scale",
           "sinkhorn_iters": "--sinkhorn-iters", "steps": "--steps", "batch_gen": "--batch",
           "batch_data": "--batch-data", "lr": "--lr", "hidden": "--hidden", "depth": "--depth", "in_dim": "--in-dim",
           "stop_gradient": "--no-stopgrad (stop_gradient)", "eval_every": "--eval-every", "n_eval": "--n-eval",
@@ -74,8 +74,9 @@ def write_outputs(result, out: Path, *, title: str = "") -> list[Path]:
               help="drift field (laplace = Algorithm 2 of [D] unless --method)")
 @click.option("--method", type=click.Choice(estimator_names()), default=None,
               help="batch_drift estimator for gaussian/laplace")
-@click.option("--tau", type=float, default=0.05, show_default=True,
-              help="temperature / bandwidth (sinkhorn: eps = tau^2)")
+@click.option(*SCALE_FLAGS, "tau", type=float, default=0.05, show_default=True,
+              help="kernel length scale: the Laplace temperature tau, the Gaussian bandwidth (sinkhorn: eps = "
+                   f"scale^2). Aliases: {', '.join(SCALE_FLAGS[1:])}.")
 @click.option("--sinkhorn-iters", type=int, default=200, show_default=True)
 @click.option("--steps", type=int, default=2000, show_default=True)
 @click.option("--batch", type=int, default=2048, show_default=True, help="generated batch size")
@@ -97,10 +98,11 @@ def write_outputs(result, out: Path, *, title: str = "") -> list[Path]:
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="continue from OUT/checkpoint.pt if present (same parameters; --steps may grow); "
                    "--no-resume starts over, replacing it")
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--quiet", is_flag=True, help="no progress bar (the final summary is printed either way)")
+@format_option(help="Format of the final summary: table (key=value lines under a header), csv, json or markdown.")
 @click.pass_context
 def train(ctx, data, dim, field_name, method, tau, sinkhorn_iters, steps, batch, batch_data, lr, hidden, depth,
-          in_dim, no_stopgrad, eval_every, n_eval, no_w2, seed, threads, out_dir, checkpoint_every, resume, quiet):
+          in_dim, no_stopgrad, eval_every, n_eval, no_w2, seed, threads, out_dir, checkpoint_every, resume, quiet, fmt):
     """Train a toy generator with the drifting loss and report held-out metrics.
 
     Re-running the same command on the same --out resumes from its checkpoint.
@@ -144,5 +146,19 @@ def train(ctx, data, dim, field_name, method, tau, sinkhorn_iters, steps, batch,
                if k in f}
     summary["seconds"] = round(result.seconds, 1)
     summary["resumed_from"] = result.info["resumed_from"]
-    click.echo(json.dumps(summary, indent=2))
-    click.echo(f"wrote {', '.join(str(p) for p in paths)}")
+    summary["out"] = str(out)
+    written = f"wrote {', '.join(str(p) for p in paths)}"
+    header = {"data": data + (f" (dimension {dim})" if dim is not None else ""),
+              "field": (describe_kernel(field_name, tau) if field_name in SCALE_SYMBOL else f"{field_name}, scale = "
+                        f"{tau:g}") + (f", estimator {method}" if method else ""),
+              "run": f"{steps} steps, batch {batch}, lr {lr:g}, seed {seed}",
+              "metrics": "on held-out data: energy distance, mmd2 the squared MMD, w2 the exact 2-Wasserstein "
+                         "distance; loss_* the drifting loss of the last steps"}
+    lines = ["  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()
+                       if k not in ("out", "resumed_from", "seconds")),
+             f"seconds={summary['seconds']}  resumed_from={summary['resumed_from']}", written]
+    rep = Report(f"driftlab train: {data} / {field_name}, final metrics", [summary] if fmt != "table" else [],
+                 header=header, notes=lines if fmt == "table" else [], json=summary)
+    click.echo(render(rep, fmt))
+    if fmt != "table":
+        click.echo(written, err=True)
