@@ -60,32 +60,44 @@ def test_registry_is_well_formed():
 # ----- mutation tests: one (or more) per family ---------------------------------------------
 def test_mutation_tweedie():
     # factor 2 s^2 instead of s^2 in the symbolic proof; 1e-12 relative change at 40 digits
-    assert not S.is_zero(S.tweedie_general_1d(factor=lambda s: 2 * s**2))
-    assert not S.is_zero(S.tweedie_general_1d(factor=lambda h: h, h_kernel=True))
-    assert P.tweedie_empirical(factor=1 + 1e-12).max_rel_error > 1e-30
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S, "_claimed_tweedie_factor", lambda s: 2 * s**2)
+        mp.setattr(S, "_claimed_tweedie_factor_h", lambda h: h)
+        mp.setattr(P, "_CLAIMED_FACTOR", 1 + 1e-12)
+        assert not S.is_zero(S.tweedie_general_1d())
+        assert not S.is_zero(S.tweedie_general_1d(h_kernel=True))
+        assert P.tweedie_empirical().max_rel_error > 1e-30
     assert G.check_equal_covariance(True, factor=1.001).verdict == "refuted"
     assert G.check_tweedie_quadrature(True, factor=1 + 1e-6).verdict == "refuted"
 
 
 def test_mutation_fourier():
-    assert not S.is_zero(S.laplace_fourier_general_dim(exponent=lambda d: -(d + 2) / 2))
-    assert not S.is_zero(S.laplace_fourier_radial(3, exponent=lambda d: -d / 2))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S, "_claimed_laplace_exponent", lambda d: -(d + 2) / 2)
+        assert not S.is_zero(S.laplace_fourier_general_dim())
+        assert not S.is_zero(S.laplace_fourier_radial(3))
     assert P.laplace_fourier_numeric(dims=(3,), ks=(1.3,), exponent_shift=1e-6).max_rel_error > 1e-30
 
 
 def test_mutation_scale_mixture():
-    assert not S.is_zero(S.laplace_scale_mixture(scale=lambda t: 2 * t**2))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S, "_claimed_mixture_scale", lambda t: 2 * t**2)
+        assert not S.is_zero(S.laplace_scale_mixture())
     assert P.scale_mixture_kernel(rs=(0.7,), scale=1.0001).max_rel_error > 1e-30
 
 
 def test_mutation_laplace_decomposition():
     assert P.laplace_decomposition(drop_covariance=True).max_rel_error > 1e-3
     assert P.companion_identity(offset=0.0).max_rel_error > 1e-3  # tau * rbar instead of tau (tau + rbar)
-    assert not S.is_zero(S.companion_gradient(3, offset=lambda t: 2 * t))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S, "_claimed_companion_offset", lambda t: 2 * t)
+        assert not S.is_zero(S.companion_gradient(3))
 
 
 def test_mutation_laplace_residual():
-    assert not S.is_zero(S.laplace_second_moment(constant=lambda d, t: d * t**2))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S, "_claimed_second_moment", lambda d, t: d * t**2)
+        assert not S.is_zero(S.laplace_second_moment())
     # constant d instead of d + 1: the "error" no longer vanishes (slope ~ 0)
     assert LP.check_low_temperature_exponent(True, constant=2.0 / 3.0).verdict == "refuted"
     assert LP.check_residual_limit(True, limit=lambda d: 1.0 / d).verdict == "refuted"
@@ -109,8 +121,10 @@ def test_mutation_reverse_fisher():
 def test_mutation_reverse_fisher_symbolic():
     import sympy as sp
 
-    e = S.reverse_fisher_1d(lambda s, A, B, vq, mp, mq: s**4 * ((B - A) ** 2 * vq + A**2 * (mp - mq) ** 2 * sp.Rational(11, 10)))
-    assert not S.is_zero(e)
+    with pytest.MonkeyPatch.context() as mpatch:
+        mpatch.setattr(S, "_claimed_reverse_fisher_1d", lambda s, A, B, vq, mp, mq: s**4 * (
+            (B - A) ** 2 * vq + A**2 * (mp - mq) ** 2 * sp.Rational(11, 10)))
+        assert not S.is_zero(S.reverse_fisher_1d())
 
 
 def test_mutation_conservativity():
@@ -122,9 +136,13 @@ def test_mutation_conservativity():
     p = GaussianMixture([[-1.5, 0.0], [1.5, 0.5]], [0.5, 0.3])
     q = GaussianMixture([[0.3, -0.4]], [[[1.2, 0.4], [0.4, 0.7]]])
     x = np.random.default_rng(0).normal(size=(3, 2))
+    from driftlab.theory import conservativity as C
+
     # sharp normalisation with the wrong offset (m / rbar) is no longer a gradient field
-    assert jacobian_asymmetry(drift_field("sharp", p, q, 0.5, sharp_offset=0.0), x) > 1e-3
-    assert jacobian_asymmetry(drift_field("sharp", p, q, 0.5, sharp_offset=1.0), x) < 1e-6
+    assert jacobian_asymmetry(drift_field("sharp", p, q, 0.5), x) < 1e-6
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(C, "_SHARP_OFFSET", 0.0)
+        assert jacobian_asymmetry(drift_field("sharp", p, q, 0.5), x) > 1e-3
 
 
 # ----- CLI --------------------------------------------------------------------------------------

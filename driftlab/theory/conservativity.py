@@ -28,11 +28,14 @@ __all__ = ["FIELD_KINDS", "drift_field", "jacobian", "jacobian_asymmetry"]
 FIELD_KINDS = ("gaussian", "laplace", "sharp", "kernel_gradient")
 
 
-def drift_field(kind: str, p: Any, q: Any, scale: float, *, sharp_offset: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
+#: c in the "sharp" field m / (c tau + rbar): c = 1 is the companion kernel (mutation tests monkeypatch it)
+_SHARP_OFFSET = 1.0
+
+
+def drift_field(kind: str, p: Any, q: Any, scale: float) -> Callable[[np.ndarray], np.ndarray]:
     """The field ``x (n, d) -> V (n, d)`` of the given kind (see module docstring).
 
-    ``sharp_offset`` c builds the "sharp" field as m / (c tau + rbar) (c = 1 is the companion
-    kernel; other values are mutations for tests).
+    The "sharp" field is m / (tau + rbar) = tau grad log pi_c (the companion kernel's score).
     """
     if kind == "gaussian":
         return lambda x: p.gaussian_posterior(x, scale**2).mean() - q.gaussian_posterior(x, scale**2).mean()
@@ -45,7 +48,7 @@ def drift_field(kind: str, p: Any, q: Any, scale: float, *, sharp_offset: float 
             return a.mean_shift - b.mean_shift
         if kind == "sharp":
             # E_p[k_L (y - x)] / E_p[k_c] = m / (tau + rbar) = tau * grad log pi_c
-            c = sharp_offset * scale
+            c = _SHARP_OFFSET * scale
             return a.mean_shift / (c + a.rbar)[:, None] - b.mean_shift / (c + b.rbar)[:, None]
         return a.score - b.score
 

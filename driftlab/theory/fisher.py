@@ -70,8 +70,8 @@ def gaussian_mean_shift(mu: Any, S: Any, x: np.ndarray, s: float) -> np.ndarray:
     return mu[None, :] + (np.asarray(x, float) - mu[None, :]) @ K.T - x
 
 
-def reverse_fisher_closed(mu_p, S_p, mu_q, S_q, s: float, *, power: float = 4.0) -> float:
-    r""":math:`s^4[\mathrm{tr}((B-A)S_q(B-A)) + |A(\mu_p-\mu_q)|^2]` (``power`` exposes the s-exponent for mutation tests)."""
+def reverse_fisher_closed(mu_p, S_p, mu_q, S_q, s: float) -> float:
+    r""":math:`s^4[\mathrm{tr}((B-A)S_q(B-A)) + |A(\mu_p-\mu_q)|^2]`."""
     s = check_positive(s, "s")
     mu_p, S_p = _as_gaussian(mu_p, S_p, "S_p")
     mu_q, S_q = _as_gaussian(mu_q, S_q, "S_q")
@@ -80,7 +80,7 @@ def reverse_fisher_closed(mu_p, S_p, mu_q, S_q, s: float, *, power: float = 4.0)
     A = np.linalg.inv(S_p + s * s * np.eye(d))
     B = np.linalg.inv(S_q + s * s * np.eye(d))
     D = B - A
-    return float(s**power * (np.trace(D @ S_q @ D) + np.sum((A @ (mu_p - mu_q)) ** 2)))
+    return float(s**4 * (np.trace(D @ S_q @ D) + np.sum((A @ (mu_p - mu_q)) ** 2)))
 
 
 def reverse_fisher_montecarlo(mu_p, S_p, mu_q, S_q, s: float, n: int = 20000, rng: Any = 0) -> tuple[float, float]:

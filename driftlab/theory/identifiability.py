@@ -25,11 +25,12 @@ __all__ = ["recover_difference_1d", "recover_difference_2d", "collapse_counterex
 
 
 def recover_difference_1d(p: Any, q: Any, s: float, *, half_width: float = 12.0, n: int = 2048,
-                          cutoff: float = 1e-7, factor: float = 1.0) -> dict:
+                          cutoff: float = 1e-7, assumed_variance: float | None = None) -> dict:
     r"""Recover :math:`p - q` (1-D Gaussian mixtures) from the Gaussian drift on a grid.
 
     The drift is computed as the difference of posterior means (conditioning formulas, not
-    the score). ``factor`` multiplies the assumed :math:`s^2` (mutation tests). Frequencies
+    the score) and turned into :math:`\nabla\log(p_s/q_s)` by dividing by ``assumed_variance``
+    (default :math:`s^2`, the theorem; another value shows what a mis-specified bandwidth does). Frequencies
     where :math:`e^{-s^2k^2/2} <` ``cutoff`` are dropped (they carry only round-off).
 
     Returns a dict with the grid, the exact and recovered differences and the relative
@@ -41,7 +42,7 @@ def recover_difference_1d(p: Any, q: Any, s: float, *, half_width: float = 12.0,
     h = x[1] - x[0]
     X = x[:, None]
     V = p.gaussian_posterior(X, s * s).mean()[:, 0] - q.gaussian_posterior(X, s * s).mean()[:, 0]
-    g = V / (factor * s * s)
+    g = V / (s * s if assumed_variance is None else check_positive(assumed_variance, "assumed_variance"))
     phi = np.concatenate([[0.0], np.cumsum(0.5 * (g[1:] + g[:-1]) * h)])  # trapezoid
     qs = q.smooth(s).pdf(X)
     ps = qs * np.exp(phi - phi.max())
@@ -61,7 +62,7 @@ def recover_difference_1d(p: Any, q: Any, s: float, *, half_width: float = 12.0,
 
 
 def recover_difference_2d(p: Any, q: Any, s: float, *, half_width: float = 9.0, n: int = 256,
-                          cutoff: float = 1e-5, factor: float = 1.0) -> dict:
+                          cutoff: float = 1e-5, assumed_variance: float | None = None) -> dict:
     r"""2-D version of :func:`recover_difference_1d`.
 
     :math:`\phi = \log(p_s/q_s) + c` is integrated from :math:`V/s^2` along the first axis on
@@ -75,7 +76,7 @@ def recover_difference_2d(p: Any, q: Any, s: float, *, half_width: float = 9.0, 
     X1, X2 = np.meshgrid(g, g, indexing="ij")
     pts = np.column_stack([X1.ravel(), X2.ravel()])
     V = (p.gaussian_posterior(pts, s * s).mean() - q.gaussian_posterior(pts, s * s).mean()).reshape(n, n, 2)
-    G = V / (factor * s * s)
+    G = V / (s * s if assumed_variance is None else check_positive(assumed_variance, "assumed_variance"))
     line = np.concatenate([[0.0], np.cumsum(0.5 * (G[1:, 0, 0] + G[:-1, 0, 0]) * h)])  # along x1 at x2 = g[0]
     up = np.concatenate([np.zeros((n, 1)), np.cumsum(0.5 * (G[:, 1:, 1] + G[:, :-1, 1]) * h, axis=1)], axis=1)
     phi = line[:, None] + up

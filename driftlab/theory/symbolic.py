@@ -2,8 +2,9 @@ r"""Symbolic (sympy) proofs of the exact identities behind drifting.
 
 Every public function returns a sympy expression (or matrix) that equals the difference
 "left-hand side minus right-hand side" of one identity; :func:`is_zero` decides whether it
-simplifies to exactly 0. Each function takes the *claimed* right-hand side as an optional
-argument so that a mutation test can pass a perturbed formula and watch the proof fail.
+simplifies to exactly 0. The *claimed* right-hand sides are module-level private functions
+(``_claimed_*``) so that a mutation test can monkeypatch a perturbed formula and watch the proof
+fail; the public signatures carry no such hook.
 
 Identities ([T], [L], [F] in science.md):
 
@@ -100,13 +101,33 @@ def _integrand_is_zero(f) -> bool:
     return sp.simplify(f) == 0
 
 
-def tweedie_general_1d(factor: Callable | None = None, *, h_kernel: bool = False):
+def _claimed_tweedie_factor(s):
+    """The claimed Tweedie factor c(s) = s^2 (a mutation test replaces it via monkeypatch)."""
+    return s**2
+
+
+def _claimed_tweedie_factor_h(h):
+    """The claimed factor for the kernel exp(-(y-x)^2/h): h/2."""
+    return h / 2
+
+
+def _claimed_laplace_exponent(d):
+    """The claimed exponent of the Laplace spectrum (1 + tau^2 k^2)^e: e = -(d+1)/2."""
+    return -(d + 1) / 2
+
+
+def _claimed_mixture_scale(tau):
+    """The claimed chi-square scale of the Laplace scale mixture: tau^2."""
+    return tau**2
+
+
+def tweedie_general_1d(*, h_kernel: bool = False):
     r"""Mean shift minus :math:`c\,\partial_x \log p_s` for an arbitrary 1-D density ``p``.
 
     With :math:`Z(x) = \int p(y) e^{-(y-x)^2/(2s^2)} dy` (the normalising constant of
     :math:`\mathcal N(0, s^2)` cancels in the log-derivative) and
     :math:`N(x) = \int p(y)(y - x) e^{-(y-x)^2/(2s^2)} dy`, returns
-    :math:`N/Z - c\,\partial_x \log Z` with :math:`c = s^2` (``factor(s)``). The derivative
+    :math:`N/Z - c\,\partial_x \log Z` with :math:`c = s^2`. The derivative
     passes under the integral (Leibniz), so this is Tweedie's argument for *every* p [T, L].
     With ``h_kernel=True`` the kernel is :math:`e^{-(y-x)^2/h}` (``s`` stands for h) and the
     claimed factor is :math:`h/2`.
@@ -114,10 +135,10 @@ def tweedie_general_1d(factor: Callable | None = None, *, h_kernel: bool = False
     x, y = sp.symbols("x y", real=True)
     p = sp.Function("p")
     if h_kernel:  # kernel exp(-(y-x)^2/h) written with s standing for h: claimed factor h/2
-        c = _s / 2 if factor is None else factor(_s)
+        c = _claimed_tweedie_factor_h(_s)
         kern = sp.exp(-(y - x) ** 2 / _s)
     else:
-        c = _s**2 if factor is None else factor(_s)
+        c = _claimed_tweedie_factor(_s)
         kern = sp.exp(-(y - x) ** 2 / (2 * _s**2))
     Z = sp.Integral(p(y) * kern, (y, -sp.oo, sp.oo))
     N = sp.Integral(p(y) * kern * (y - x), (y, -sp.oo, sp.oo))
@@ -126,7 +147,7 @@ def tweedie_general_1d(factor: Callable | None = None, *, h_kernel: bool = False
     return sp.Integral(sp.expand(N.function - c * dZ.function), (y, -sp.oo, sp.oo)) / Z
 
 
-def tweedie_gaussian_closed_form(dim: int = 2, factor: Callable | None = None) -> sp.Matrix:
+def tweedie_gaussian_closed_form(dim: int = 2) -> sp.Matrix:
     r"""Gaussian-kernel mean shift of :math:`\mathcal N(\mu, \Sigma)` minus its closed form.
 
     The kernel posterior :math:`\propto \mathcal N(y;\mu,\Sigma)e^{-|y-x|^2/(2s^2)}` has a
@@ -142,12 +163,12 @@ def tweedie_gaussian_closed_form(dim: int = 2, factor: Callable | None = None) -
     logpost = -((ys - mu).T * P * (ys - mu))[0] / 2 - ((ys - xs).T * (ys - xs))[0] / (2 * _s**2)
     sol = sp.solve([sp.diff(logpost, v) for v in ys], list(ys), dict=True)[0]
     post_mean = ys.subs(sol).subs({P[i, j]: S.inv()[i, j] for i in range(dim) for j in range(dim)})
-    c = _s**2 if factor is None else factor(_s)
+    c = _claimed_tweedie_factor(_s)
     closed = -c * (S + _s**2 * sp.eye(dim)).inv() * (xs - mu)
     return post_mean - xs - closed
 
 
-def laplace_fourier_general_dim(exponent: Callable | None = None):
+def laplace_fourier_general_dim():
     r"""Normalised d-dim Fourier transform of :math:`e^{-r/\tau}` minus :math:`(1+\tau^2k^2)^{-(d+1)/2}`.
 
     Uses the scale mixture (:func:`laplace_scale_mixture`) and the Gaussian transform
@@ -157,7 +178,7 @@ def laplace_fourier_general_dim(exponent: Callable | None = None):
     """
     w = sp.Symbol("w", positive=True)
     F = sp.integrate(w ** ((_d - 1) / 2) * sp.exp(-w * (1 + _tau**2 * _k**2) / 2), (w, 0, sp.oo))
-    e = -(_d + 1) / 2 if exponent is None else exponent(_d)
+    e = _claimed_laplace_exponent(_d)
     return F / F.subs(_k, 0) - (1 + _tau**2 * _k**2) ** e
 
 
@@ -169,7 +190,7 @@ def gaussian_fourier_1d():
     return F - sp.sqrt(2 * sp.pi * v) * sp.exp(-v * _k**2 / 2)
 
 
-def laplace_fourier_radial(dim: int, exponent: Callable | None = None):
+def laplace_fourier_radial(dim: int):
     r"""Direct radial transform of :math:`e^{-r/\tau}` for d in {1, 2, 3}, normalised, minus the claim.
 
     d = 1: :math:`2\int_0^\infty \cos(kr)e^{-r/\tau}dr`; d = 2: :math:`2\pi\int_0^\infty r J_0(kr)
@@ -185,14 +206,14 @@ def laplace_fourier_radial(dim: int, exponent: Callable | None = None):
         raise ValueError(f"dim must be 1, 2 or 3 for the direct radial integral, got {dim!r}")
     F = sp.integrate(integrand * sp.exp(-_r / _tau), (_r, 0, sp.oo))
     F0 = sp.limit(F, _k, 0)
-    e = sp.Rational(-(dim + 1), 2) if exponent is None else exponent(sp.Integer(dim))
+    e = _claimed_laplace_exponent(sp.Integer(dim))
     return F / F0 - (1 + _tau**2 * _k**2) ** e
 
 
-def laplace_scale_mixture(scale: Callable | None = None):
-    r""":math:`E_{v\sim c\chi^2_1}[e^{-r^2/(2v)}] - e^{-r/\tau}` with :math:`c = \tau^2` (``scale(tau)``)."""
+def laplace_scale_mixture():
+    r""":math:`E_{v\sim c\chi^2_1}[e^{-r^2/(2v)}] - e^{-r/\tau}` with :math:`c = \tau^2`."""
     w = sp.Symbol("w", positive=True)
-    c = _tau**2 if scale is None else scale(_tau)
+    c = _claimed_mixture_scale(_tau)
     chi2 = w ** sp.Rational(-1, 2) * sp.exp(-w / 2) / sp.sqrt(2 * sp.pi)
     E = sp.integrate(chi2 * sp.exp(-_r**2 / (2 * c * w)), (w, 0, sp.oo))
     return E - sp.exp(-_r / _tau)
@@ -205,10 +226,30 @@ def _coords(dim: int):
     return xs, ys, r
 
 
-def companion_gradient(dim: int = 3, offset: Callable | None = None) -> sp.Matrix:
+def _claimed_companion_offset(tau):
+    """The claimed offset c of the companion kernel (c + r) e^{-r/tau}: c = tau."""
+    return tau
+
+
+def _claimed_second_moment(d, tau):
+    """The claimed per-axis second moment of e^{-|z|/tau} in d dims: (d + 1) tau^2."""
+    return (d + 1) * tau**2
+
+
+def _claimed_dmd_weight(sigma):
+    """The claimed weight of the DMD direction: sigma^2."""
+    return sigma**2
+
+
+def _claimed_reverse_fisher_1d(s, A, B, vq, mp, mq):
+    """The claimed closed form of E_q V^2 for 1-D Gaussians: s^4 [(B - A)^2 v_q + A^2 (m_p - m_q)^2]."""
+    return s**4 * ((B - A) ** 2 * vq + A**2 * (mp - mq) ** 2)
+
+
+def companion_gradient(dim: int = 3) -> sp.Matrix:
     r""":math:`\nabla_x[(c + r)e^{-r/\tau}] - \frac{y-x}{\tau}e^{-r/\tau}` with :math:`c = \tau`."""
     xs, ys, r = _coords(dim)
-    c = _tau if offset is None else offset(_tau)
+    c = _claimed_companion_offset(_tau)
     kc = (c + r) * sp.exp(-r / _tau)
     grad = sp.Matrix([sp.diff(kc, v) for v in xs])
     return grad - (ys - xs) / _tau * sp.exp(-r / _tau)
@@ -221,7 +262,7 @@ def laplace_gradient(dim: int = 3) -> sp.Matrix:
     return grad - (ys - xs) / r / _tau * sp.exp(-r / _tau)
 
 
-def laplace_second_moment(constant: Callable | None = None):
+def laplace_second_moment():
     r"""Per-axis second moment of :math:`e^{-|z|/\tau}` in d dims minus :math:`(d+1)\tau^2`.
 
     Radial law :math:`\propto r^{d-1}e^{-r/\tau}`, so :math:`E z_1^2 = E r^2/d`; this constant
@@ -230,7 +271,7 @@ def laplace_second_moment(constant: Callable | None = None):
     """
     num = sp.integrate(_r ** (_d + 1) * sp.exp(-_r / _tau), (_r, 0, sp.oo))
     den = sp.integrate(_r ** (_d - 1) * sp.exp(-_r / _tau), (_r, 0, sp.oo))
-    c = (_d + 1) * _tau**2 if constant is None else constant(_d, _tau)
+    c = _claimed_second_moment(_d, _tau)
     return sp.gammasimp(num / den / _d) - c
 
 
@@ -263,7 +304,7 @@ def _gauss_mean_shift_1d(mu, v, x):
     return sp.simplify(N / Z)
 
 
-def dmd_identity(weight: Callable | None = None):
+def dmd_identity():
     r"""Drift (kernel mean-shift difference) minus :math:`\sigma^2` x DMD direction at :math:`\sigma=s`.
 
     DMD [L] updates along :math:`s_{real}(x_t) - s_{fake}(x_t)` with
@@ -275,11 +316,11 @@ def dmd_identity(weight: Callable | None = None):
     V = _gauss_mean_shift_1d(mp, vp, x) - _gauss_mean_shift_1d(mq, vq, x)
     sig = _s  # DMD noise level
     score = lambda m, v: -(x - m) / (v + sig**2)  # noqa: E731  score of N(m, v + sigma^2)
-    w = sig**2 if weight is None else weight(sig)
+    w = _claimed_dmd_weight(sig)
     return V - w * (score(mp, vp) - score(mq, vq))
 
 
-def reverse_fisher_1d(closed: Callable | None = None):
+def reverse_fisher_1d():
     r""":math:`E_{x\sim q}[V(x)^2]` (integrated) minus the closed form, 1-D Gaussians.
 
     With :math:`A = 1/(v_p+s^2)`, :math:`B = 1/(v_q+s^2)`:
@@ -291,7 +332,7 @@ def reverse_fisher_1d(closed: Callable | None = None):
     V = _gauss_mean_shift_1d(mp, vp, x) - _gauss_mean_shift_1d(mq, vq, x)
     EV2 = _gaussian_integral(V**2, -(x - mq) ** 2 / (2 * vq), x) / sp.sqrt(2 * sp.pi * vq)
     A, B = 1 / (vp + _s**2), 1 / (vq + _s**2)
-    form = _s**4 * ((B - A) ** 2 * vq + A**2 * (mp - mq) ** 2) if closed is None else closed(_s, A, B, vq, mp, mq)
+    form = _claimed_reverse_fisher_1d(_s, A, B, vq, mp, mq)
     return EV2 - form
 
 

@@ -54,7 +54,7 @@ def check_identifiability(quick: bool, factor: float = 1.0) -> Outcome:
 
     p = GaussianMixture([[-1.5], [1.0], [2.5]], [0.4, 0.3, 0.5], [0.3, 0.5, 0.2])
     q = GaussianMixture([[0.0]], [1.5])
-    r = recover_difference_1d(p, q, 0.5, cutoff=1e-5, factor=factor)
+    r = recover_difference_1d(p, q, 0.5, cutoff=1e-5, assumed_variance=factor * 0.25)
     return below(r["rel_linf_error"], 1e-2, detail={"drift_linf": r["drift_linf"]})
 
 
@@ -64,7 +64,7 @@ def check_identifiability_2d(quick: bool, factor: float = 1.0) -> Outcome:
 
     p = GaussianMixture([[-1.5, 0.0], [1.5, 0.5]], [0.5, 0.3])
     q = GaussianMixture([[0.3, -0.4]], [[[1.2, 0.4], [0.4, 0.7]]])
-    r = recover_difference_2d(p, q, 0.5, n=256, cutoff=1e-4, factor=factor)
+    r = recover_difference_2d(p, q, 0.5, n=256, cutoff=1e-4, assumed_variance=factor * 0.25)
     return below(r["rel_linf_error"], 5e-3)
 
 
@@ -100,7 +100,8 @@ def check_reverse_fisher_mc(quick: bool, power: float = 4.0) -> Outcome:
     from driftlab.theory.fisher import reverse_fisher_closed, reverse_fisher_montecarlo
 
     g = _GP
-    c = reverse_fisher_closed(g["mu_p"], g["S_p"], g["mu_q"], g["S_q"], g["s"], power=power)
+    # power != 4 is the mutation of the claimed s^4 prefactor
+    c = reverse_fisher_closed(g["mu_p"], g["S_p"], g["mu_q"], g["S_q"], g["s"]) * g["s"] ** (power - 4.0)
     m, se = reverse_fisher_montecarlo(g["mu_p"], g["S_p"], g["mu_q"], g["S_q"], g["s"], n=20000 if quick else 400000)
     z = (m - c) / se
     verdict = "verified" if abs(z) <= 4 else ("refuted" if abs(z) > 6 else "inconclusive")
