@@ -29,8 +29,8 @@ import numpy as np
 
 from driftlab._validation import check_finite_scalar, check_int, check_positive
 from driftlab.distributions import as_generator
-from driftlab.spacetime.curves import curve_length, geodesic, resample_curve, straight_curve, tent_curve
-from driftlab.spacetime.paths import annealed_langevin, summarise
+from driftlab.spacetime.curves import geodesic, resample_curve, straight_curve, tent_curve
+from driftlab.spacetime.paths import annealed_langevin, curve_lengths, summarise
 from driftlab.spacetime.posterior import GridPosterior
 from driftlab.spacetime.surfaces import (
     AlanineDipeptide,
@@ -181,15 +181,10 @@ def run_alanine(kTs: Any = (1.0, 2.5, 5.0), lam_end: float = 4.0, budgets: Any =
         curves["MEP restraint"] = np.concatenate([m, np.full((n_points, 1), lam_end)], axis=1)
         for lp in np.atleast_1d(tent_peaks):
             curves[f"tent (peak lambda {float(lp):+.1f})"] = tent_curve(za, zb, n_points, float(lp))
-        lengths = {}
-        for name, z in curves.items():
-            try:
-                lengths[name] = curve_length(post, z)
-            except ValueError:
-                lengths[name] = float("nan")
+        lengths = curve_lengths(post, curves)
         curves_by_kT[kT] = {"curves": curves, "geodesic_lam_min": None if best is None else best.lam_min}
         kappa = surf.max_curvature()
-        for kT_, budget in [j for j in jobs if j[0] == kT]:
+        for _kT, budget in [j for j in jobs if j[0] == kT]:
             K = max(1, budget // n_points)
             for name, z in curves.items():
                 emax, succ = [], []

@@ -24,11 +24,11 @@ import numpy as np
 
 from driftlab._validation import check_finite_scalar, check_int, check_positive
 from driftlab.distributions import as_generator
-from driftlab.spacetime.curves import curve_length, geodesic, resample_curve, straight_curve, tent_curve
+from driftlab.spacetime.curves import _jeffreys, curve_length, geodesic, resample_curve, straight_curve, tent_curve
 from driftlab.spacetime.posterior import GridPosterior
 from driftlab.spacetime.potentials import MullerBrown, grid_minimax_bound, refine_stationary_point, string_method
 
-__all__ = ["annealed_langevin", "mep_curve", "control_curves", "run_sweep", "summarise"]
+__all__ = ["annealed_langevin", "mep_curve", "control_curves", "curve_lengths", "run_sweep", "summarise"]
 
 
 def annealed_langevin(potential: MullerBrown, curve: Any, kT: float, steps_per_point: int, n_chains: int,
@@ -121,9 +121,19 @@ def control_curves(posterior: GridPosterior, lam_end: float, n_points: int, tent
 
 
 def _fr_steps(post, z):
-    from driftlab.spacetime.curves import _jeffreys
-
     return np.sqrt(np.maximum(_jeffreys(post, z), 0.0))
+
+
+def curve_lengths(posterior, curves: dict) -> dict:
+    """Fisher-Rao length of each named curve; NaN where the posterior cannot evaluate it
+    (e.g. a tent whose peak noise is beyond the grid's resolvable range)."""
+    out = {}
+    for name, z in curves.items():
+        try:
+            out[name] = curve_length(posterior, z)
+        except ValueError:
+            out[name] = float("nan")
+    return out
 
 
 def summarise(values: np.ndarray) -> tuple[float, float]:
@@ -197,12 +207,7 @@ def run_sweep(kTs: Any = (5.0, 10.0, 20.0), lam_ends: Any = (3.2, 4.6, 6.0), bud
             bar.update(len(np.atleast_1d(budgets)))
             continue
         all_curves[f"kT={kT:g},lam_end={lam_end:g}"] = curves
-        lengths = {}
-        for name, z in curves.items():
-            try:
-                lengths[name] = curve_length(post, z)
-            except ValueError:
-                lengths[name] = float("nan")
+        lengths = curve_lengths(post, curves)
         for budget in budgets:
             K = max(1, budget // n_points)
             rows += _deterministic_rows(mb, mep, bound.level, kT, lam_end, budget, mep_iter)
