@@ -6,7 +6,7 @@ PYTEST_WORKERS ?= 2
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: install repro repro-quick test test-slow test-gpu gpu-session bench docs
+.PHONY: install repro repro-quick gallery test test-slow test-gpu gpu-session bench docs
 
 # torch: a loose requirement (torch>=2.2) in pyproject; if torch is missing we ask for the
 # pinned 2.13.0, which pip takes from the local CPU wheel where one lies on disk instead of
@@ -20,6 +20,9 @@ repro: install
 
 repro-quick: install
 	driftlab repro --quick
+
+gallery: install  # docs/gallery.md from the committed figures, runtimes and docs/claims.md
+	driftlab repro --gallery
 
 test: install
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q

@@ -25,8 +25,13 @@ def _fmt_seconds(rec: dict | None) -> str:
               help="Output folder (default: figures/ of the checkout; figures/quick/ with --quick).")
 @click.option("--list", "list_only", is_flag=True,
               help="List the figures with their expected time (measured by the last full run) and exit.")
+@click.option("--gallery", "gallery", is_flag=True,
+              help="Write docs/gallery.md (every figure's PNG, claims with the verdicts of docs/claims.md, command, "
+                   "runtime) from the committed files and exit; fails when a figure has no claim or a claim names "
+                   "a figure that does not exist.")
 @click.pass_context
-def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path | None, list_only: bool) -> None:
+def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path | None, list_only: bool,
+          gallery: bool) -> None:
     """Regenerate figures NAMES (default: all) on built-in defaults.
 
     Each figure's PDF metadata and JSON name the claims it shows and the command that
@@ -39,6 +44,16 @@ def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path
     """
     from driftlab import repro as R
 
+    if gallery:
+        if names:
+            raise click.UsageError(f"--gallery takes no figure NAMES (got {' '.join(names)})")
+        refuse_unused(ctx, ["quick", "out_dir", "list_only"], "by --gallery")
+        try:
+            path = R.write_gallery()
+        except R.GalleryError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"wrote {path}")
+        return
     if list_only:
         if names:
             raise click.UsageError(f"--list takes no figure NAMES (got {' '.join(names)})")
