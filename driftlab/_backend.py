@@ -70,13 +70,10 @@ class NumpyOps:
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     log1p = staticmethod(np.log1p)
-    expm1 = staticmethod(np.expm1)
     sqrt = staticmethod(np.sqrt)
     abs = staticmethod(np.abs)
     where = staticmethod(np.where)
     maximum = staticmethod(np.maximum)
-    minimum = staticmethod(np.minimum)
-    einsum = staticmethod(np.einsum)
     isfinite = staticmethod(np.isfinite)
     logaddexp = staticmethod(np.logaddexp)
 
@@ -159,13 +156,10 @@ class TorchOps:
         self.exp = t.exp
         self.log = t.log
         self.log1p = t.log1p
-        self.expm1 = t.expm1
         self.sqrt = t.sqrt
         self.abs = t.abs
         self.where = t.where
         self.maximum = t.maximum
-        self.minimum = t.minimum
-        self.einsum = t.einsum
         self.isfinite = t.isfinite
         self.logaddexp = t.logaddexp
 

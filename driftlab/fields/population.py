@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from driftlab._validation import check_int, check_points, check_positive
-from driftlab.distributions import EmpiricalMeasure, GaussianMixture, GridDensity, as_generator, score_difference
+from driftlab.distributions import EmpiricalMeasure, GaussianMixture, as_generator, score_difference
 from driftlab.fields import _streaming as S
 from driftlab.kernels import Gaussian, RadialKernel
 

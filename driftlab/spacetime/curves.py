@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 from scipy.integrate import solve_ivp
 
 from driftlab._validation import check_finite_scalar, check_int, check_nonnegative, check_positive
@@ -357,7 +356,10 @@ def _lbfgs(f, x0, lo, hi, max_iter, gtol, ftol=1e-13, m=20):
     return x, max_iter, False, "max_iter reached"
 
 
-def _optimise_scipy(post, z0, max_iter, gtol, lam_bounds, ftol=1e-13):
+def _optimise_lbfgs(post, z0, max_iter, gtol, lam_bounds, ftol=1e-13):
+    """Interior points of the curve by the bounded L-BFGS of :func:`_lbfgs` (numpy), in
+    coordinates preconditioned by the Fisher metric at ``z0``; returns (z, iterations,
+    converged, message)."""
     N, D1 = z0.shape
     a, b = z0[0], z0[-1]
     # diagonal preconditioner: each point's coordinates scaled by 1/sqrt(diag G) at the start,
@@ -536,7 +538,7 @@ def geodesic(posterior: SpacetimePosterior, z_a: Any, z_b: Any, n_points: int = 
         for k, m in enumerate(levels):
             if k > 0:
                 z = _refine(post, z, m)
-            z, it, ok, msg = _optimise_scipy(post, z, max_iter, gtol, lam_bounds, ftol)
+            z, it, ok, msg = _optimise_lbfgs(post, z, max_iter, gtol, lam_bounds, ftol)
             nit += it
     else:
         z, nit, ok, msg, history = _optimise_torch(post, z0, max_iter, check_positive(lr, "lr"),

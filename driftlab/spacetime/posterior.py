@@ -32,7 +32,8 @@ import numpy as np
 from scipy import special as sp
 
 from driftlab._validation import check_int, check_points, check_positive
-from driftlab.distributions import GaussianMixture
+from driftlab.distributions import GaussianMixture, as_generator
+from driftlab.spacetime.schedules import VE, FlowMatching, NoiseSchedule, VPLinearBeta, VPLogLinear
 
 __all__ = [
     "SpacetimePosterior",
@@ -289,7 +290,6 @@ class GridPosterior(SpacetimePosterior):
         self._sq = np.sum(self.nodes**2, axis=1)
         self._T_centre = np.concatenate([self.nodes.mean(axis=0), [self._sq.mean()]])
         self.min_resolution = check_positive(min_resolution, "min_resolution")
-        self.box = (self.lo, self.hi)
         self.edge_tol = check_positive(edge_tol, "edge_tol")
         #: largest lambda whose restraint width exp(-lambda/2) spans min_resolution grid spacings
         self.lam_max = -2.0 * math.log(self.min_resolution * max(self.spacing))
@@ -445,8 +445,6 @@ class GridPosterior(SpacetimePosterior):
 
     def sample(self, z: Any, n_samples: int, rng: Any = None) -> np.ndarray:
         """Draw grid nodes from p(x0 | z) for a single z; shape (n_samples, D)."""
-        from driftlab.distributions import as_generator
-
         z = self._check(z)
         if z.shape[0] != 1:
             raise ValueError("sample takes a single spacetime point z of shape (1, D + 1)")
@@ -499,10 +497,8 @@ class DenoiserPosterior(SpacetimePosterior):
 
         The boundary conversion is :math:`t = t(\lambda)`, :math:`x_t = \alpha_t y`.
         """
-        from driftlab.spacetime.schedules import Schedule
-
-        if not isinstance(schedule, Schedule):
-            raise TypeError(f"schedule must be a driftlab Schedule, got {type(schedule).__name__}")
+        if not isinstance(schedule, NoiseSchedule):
+            raise TypeError(f"schedule must be a driftlab NoiseSchedule, got {type(schedule).__name__}")
 
         def fn(y, lam):
             t, log_alpha = _torch_schedule(schedule, lam)
@@ -567,20 +563,18 @@ def _torch_schedule(schedule: Any, lam):
     """(t, log alpha_t) as differentiable torch functions of lambda for driftlab's schedules."""
     import torch
 
-    from driftlab.spacetime import schedules as S
-
-    if isinstance(schedule, S.VPLogLinear):
+    if isinstance(schedule, VPLogLinear):
         t = (lam - schedule.lambda_max) / (schedule.lambda_min - schedule.lambda_max)
         return t, -0.5 * torch.nn.functional.softplus(-lam)
-    if isinstance(schedule, S.VPLinearBeta):
+    if isinstance(schedule, VPLinearBeta):
         B = torch.nn.functional.softplus(-lam)
         a = 0.5 * (schedule.beta_max - schedule.beta_min)
         t = (-schedule.beta_min + torch.sqrt(schedule.beta_min**2 + 4 * a * B)) / (2 * a)
         return t, -0.5 * B
-    if isinstance(schedule, S.VE):
+    if isinstance(schedule, VE):
         t = (-0.5 * lam - math.log(schedule.sigma_min)) / math.log(schedule.sigma_max / schedule.sigma_min)
         return t, torch.zeros_like(lam)
-    if isinstance(schedule, S.FlowMatching):
+    if isinstance(schedule, FlowMatching):
         t = torch.sigmoid(-0.5 * lam)
         return t, torch.log1p(-t)
     raise TypeError(f"no torch conversion for schedule {schedule!r}")
