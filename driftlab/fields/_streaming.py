@@ -421,8 +421,6 @@ def check_rows(kernel, x, acc, ref, *, x_name: str = "x", ref_name: str = "y", s
         empty = empty & ~structural
     if not bool(empty.any()):
         return
-    import numpy as np
-
     i = first_true(empty)
     xi = np.asarray(B.to_numpy(x[i]) if B.is_torch(x) else x[i], dtype=np.float64)
     yr = np.asarray(B.to_numpy(ref) if B.is_torch(ref) else ref, dtype=np.float64)
@@ -441,6 +439,4 @@ def check_rows(kernel, x, acc, ref, *, x_name: str = "x", ref_name: str = "y", s
 def first_true(mask) -> int:
     if B.is_torch(mask):
         return int(mask.nonzero()[0, 0])
-    import numpy as np
-
     return int(np.flatnonzero(mask)[0])

@@ -74,6 +74,7 @@ from driftlab._validation import (
     check_int,
     check_points,
     check_same_backend,
+    check_weights,
 )
 from driftlab.fields import _streaming as S
 from driftlab.kernels import RadialKernel
@@ -114,9 +115,6 @@ def _log_weights(weights: Any, like, n: int):
     if weights is None:
         return None
     w = B.to_numpy(weights) if B.is_torch(weights) else weights
-    from driftlab._validation import check_weights
-    import numpy as np
-
     w = np.asarray(w, dtype=np.float64)
     top = float(np.max(w)) if w.size and np.isfinite(w).all() else 0.0
     # normalise by the largest weight first: the sum of [1e308, 1e308] overflows to inf

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from driftlab import _backend as B
-from driftlab._validation import check_int, check_points, check_same_backend
+from driftlab._validation import check_int, check_length_scale, check_points, check_same_backend
 
 __all__ = ["RadialKernel", "FastForm"]
 
@@ -148,8 +148,6 @@ class RadialKernel(ABC):
         replaced; a kernel whose constructor does not take its :attr:`params` back overrides
         this. Annealing (a bandwidth schedule) uses it, whatever the parameter is called.
         """
-        from driftlab._validation import check_length_scale
-
         s = check_length_scale(scale, "scale")
         params = dict(self.params)
         if self.scale_parameter not in params:

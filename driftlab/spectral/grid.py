@@ -42,7 +42,7 @@ import numpy as np
 
 from driftlab._validation import check_int, check_positive
 from driftlab.kernels import RadialKernel
-from driftlab.spectral.rates import _check_kernel
+from driftlab.spectral.rates import _check_kernel, scaled_kernel
 
 __all__ = ["PeriodicGrid", "PeriodicKernel", "simulate_modes", "measure_mode_rates", "kernel_reach"]
 
@@ -229,8 +229,6 @@ def simulate_modes(kernel: RadialKernel, grid: PeriodicGrid, modes, amplitude: f
     def rhs_at(t: float):
         if schedule is None:
             return f
-        from driftlab.spectral.rates import scaled_kernel
-
         s_t = float(schedule.bandwidth(t))
         if s_t not in cache:
             pk_t = PeriodicKernel(scaled_kernel(kernel, s_t), grid)

@@ -49,7 +49,7 @@ import math
 import numpy as np
 
 from driftlab._validation import check_int, check_length_scale, check_positive
-from driftlab.kernels import RadialKernel
+from driftlab.kernels import RadialKernel, radial_fourier_derivative
 
 __all__ = [
     "rate",
@@ -72,8 +72,6 @@ NUMERICAL_K_MAX = 1e4
 # numeric cores (trust their inputs)
 # ----------------------------------------------------------------------------------------
 def _numerical_rate(kernel: RadialKernel, k: np.ndarray, dim: int) -> np.ndarray:
-    from driftlab.kernels import radial_fourier_derivative
-
     dE, err = radial_fourier_derivative(kernel, k, dim, with_error=True)
     lam = -k * dE
     bound = k * err

@@ -39,7 +39,7 @@ References: [T] Turan & Ovsjanikov (2026): annealing s(t) = s0 exp(-r t).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -119,10 +119,8 @@ class BandwidthSchedule:
 
     def to_dict(self) -> dict:
         """JSON-ready description: ``{"kind": ..., <parameters>}``."""
-        import dataclasses
-
         return {"kind": self.kind, **{k: (list(v) if isinstance(v, tuple) else v)
-                                      for k, v in dataclasses.asdict(self).items()}}
+                                      for k, v in asdict(self).items()}}
 
     def _breakpoints(self, t_end: float) -> list[float]:
         """Times where s(t) is not smooth (quadrature panels end there)."""
