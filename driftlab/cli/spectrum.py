@@ -118,6 +118,8 @@ _dim_option = click.option("--dim", type=click.IntRange(min=1), default=1, show_
 _POSITIVE = FiniteFloat(min=0.0, min_open=True)
 #: the largest --kmax of ``anneal``: the table costs O(kmax) per row (about 3 minutes at 2^20 on one core)
 KMAX_LIMIT = 2**20
+#: from this --kmax on, ``anneal`` shows a progress bar on stderr (the table takes seconds or more)
+PROGRESS_KMAX = 2**13
 
 
 # ----------------------------------------------------------------------------------------
@@ -198,7 +200,13 @@ def anneal(ctx, kernel, scale, r, kmax, eps, fixed_bandwidth, dim, nu, beta, fmt
     flags = {"s0": SCALE_NAME, "r": "--rate", "eps": "--eps", "fixed_bandwidth": "--fixed-bandwidth", "dim": "--dim"}
     with usage_errors(flags):
         rmax = admissible_rate(kern, [1.0], eps, sigma0, dim)
-        rows = anneal_table(kern, ks, eps, sigma0, r, dim, fixed_bandwidth)
+        if kmax < PROGRESS_KMAX:
+            rows = anneal_table(kern, ks, eps, sigma0, r, dim, fixed_bandwidth)
+        else:  # seconds to minutes: one row at a time (rows are independent) under a bar on stderr
+            rows = []
+            with click.progressbar(ks, label="anneal: rows K", file=click.get_text_stream("stderr")) as bar:
+                for K in bar:
+                    rows += anneal_table(kern, [K], eps, sigma0, r, dim, fixed_bandwidth)
     for row in rows:
         tt, ta = row["T_tuned"], row["T_annealed"]
         if math.isfinite(ta) and ta > 0:
