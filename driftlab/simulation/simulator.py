@@ -222,6 +222,9 @@ class _Dynamics:
             backend = select_backend(probe, self.y, config.make_kernel(), need_log_total=False, period=self.period,
                                      wrap=self.wrap_mode, images=config.images)
         self.backend = backend
+        from driftlab.engine import kernel_sums_trusted  # lazy: importing the simulator stays light
+
+        self._sums = kernel_sums_trusted
 
     def positions(self, points: np.ndarray):
         """``points`` (float64 numpy) as a tensor of the run, mapped into the domain."""
@@ -231,14 +234,12 @@ class _Dynamics:
 
     def field(self, x, t: float):
         """:math:`V(x; s(t)) = \\hat m_{p_M}(x) - \\hat m_{q_N}(x)`, both through the engine."""
-        from driftlab.engine import kernel_sums_trusted
-
         cfg = self.config
         kern = cfg.make_kernel(float(self.schedule.bandwidth(t)))
         common = dict(period=self.period, wrap=self.wrap_mode, images=cfg.images, backend=self.backend,
                       need_log_total=False, num_threads=cfg.num_threads)
-        _, sp = kernel_sums_trusted(x, self.y, kern, **common)
-        _, sq = kernel_sums_trusted(x, x, kern, **common)
+        _, sp = self._sums(x, self.y, kern, **common)
+        _, sq = self._sums(x, x, kern, **common)
         return sp - sq
 
     def wrap(self, x):
