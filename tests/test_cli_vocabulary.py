@@ -55,8 +55,7 @@ def _alanine_result() -> dict:
 
 @pytest.fixture
 def stub_sweeps(monkeypatch):
-    import driftlab.spacetime.alanine as alanine
-    import driftlab.spacetime.paths as paths
+    from driftlab.spacetime import alanine, paths
 
     monkeypatch.setattr(paths, "run_sweep", lambda **kw: _mb_result())
     monkeypatch.setattr(alanine, "run_alanine", lambda **kw: _alanine_result())
@@ -273,3 +272,11 @@ def test_markdown_and_json_of_a_report():
     assert "| 1 | inf | n/a | x\\|y |" in md and "- kernel: g" in md and md.endswith("done"), md
     with pytest.raises(ValueError, match="fmt must be one of"):
         render(rep, "xml")
+
+
+def test_anneal_imq_beta_defaults_as_in_spectrum_and_kernels(tmp_path):
+    """anneal's IMQ beta used to default to 0.5 (no spectrum in d = 1: beta must exceed d/2)."""
+    a = _invoke(["anneal", "--kernel", "imq", "--kmax", "2", "--format", "json"], tmp_path)
+    b = _invoke(["anneal", "--kernel", "imq", "--beta", "1.5", "--kmax", "2", "--format", "json"], tmp_path)
+    assert a.exit_code == 0, a.output
+    assert json.loads(a.stdout) == json.loads(b.stdout), (a.stdout, b.stdout)

@@ -180,7 +180,8 @@ def spectrum(ctx, kernel, scale, dim, k_text, nu, beta, method, fmt):
               help="Fixed length scale to compare (default: the initial scale s0).")
 @_dim_option
 @click.option("--nu", type=_POSITIVE, default=None, help=_NU_HELP)
-@click.option("--beta", type=_POSITIVE, default=None, help="IMQ exponent (default 0.5; --kernel imq only).")
+@click.option("--beta", type=_POSITIVE, default=None,
+              help="IMQ exponent (default dim/2 + 1; the spectrum needs beta > dim/2; --kernel imq only).")
 @_format_option
 @click.pass_context
 def anneal(ctx, kernel, scale, r, kmax, eps, fixed_bandwidth, dim, nu, beta, fmt):
@@ -195,6 +196,8 @@ def anneal(ctx, kernel, scale, r, kmax, eps, fixed_bandwidth, dim, nu, beta, fmt
 
     sigma0 = scale
     _refuse_unused_shape(ctx, [kernel])
+    if kernel == "imq" and beta is None:  # the same default as spectrum and kernels (integrable spectrum)
+        beta = dim / 2.0 + 1.0
     kern = _kernel(kernel, sigma0, nu, beta)
     ks = sorted({min(2**i, kmax) for i in range(int(math.log2(kmax)) + 2)})
     flags = {"s0": SCALE_NAME, "r": "--rate", "eps": "--eps", "fixed_bandwidth": "--fixed-bandwidth", "dim": "--dim"}
