@@ -6,9 +6,9 @@ verdict) and prints ``render(report, fmt)``.
 
 * ``table`` -- for people: the title and header, an aligned table that fits the terminal
   (``COLUMNS``, 80 when not known), then the notes. Too wide a table first wraps its column
-  names at ``_``, then wraps its text cells at word (or ``.``, ``_``, ``/``) boundaries, and
-  when even that would leave columns too narrow to read it prints one block per row
-  (``column: value`` lines). Numbers show 6 significant digits; nothing is truncated.
+  names at ``_``, then wraps its text cells at word (or ``.``, ``_``, ``/``) boundaries, then
+  shows 4 instead of 6 significant digits, and when even that would leave columns too narrow
+  to read it prints one block per row (``column: value`` lines). Nothing is truncated.
 * ``csv`` -- the rows only, one header line of column names, floats in full precision
   (``repr``), ``inf``/``-inf`` for infinities and an empty cell for "not available" (NaN).
 * ``json`` -- ``report.json`` when the command gives one, else the list of row objects keyed
@@ -38,7 +38,6 @@ __all__ = ["FORMATS", "Report", "render", "emit", "format_option", "terminal_wid
 FORMATS = ("table", "csv", "json", "markdown")
 #: narrowest a wrapped text column may become before the table switches to one block per row
 _MIN_TEXT = 10
-_GAP = "  "
 
 
 def terminal_width() -> int:
@@ -246,10 +245,11 @@ def _numeric(rep: Report, col: str) -> bool:
 
 
 def _fit(names: list[str], cells: list[list[str]], numeric: list[bool], width: int,
-         keep: Sequence[bool] = ()) -> list[int] | None:
-    """Column widths that fit ``width``, or None when readable widths do not exist."""
+         keep: Sequence[bool] = (), gap: int = 2) -> list[int] | None:
+    """Column widths that fit ``width`` with ``gap`` spaces between columns, or None when readable widths
+    do not exist."""
     n = len(names)
-    gaps = len(_GAP) * (n - 1)
+    gaps = gap * (n - 1)
     cell_w = [max([len(row[i]) for row in cells] + [1]) for i in range(n)]
     widths = [max(cell_w[i], len(names[i])) for i in range(n)]
     if sum(widths) + gaps <= width:
@@ -289,10 +289,18 @@ def _fit(names: list[str], cells: list[list[str]], numeric: list[bool], width: i
 
 
 def _render_rows_table(cols: list[str], rep: Report, width: int) -> list[str]:
-    cells = [[fmt_number(r.get(c), rep.digits) for c in cols] for r in rep.rows]
     numeric = [_numeric(rep, c) for c in cols]
-    widths = _fit(cols, cells, numeric, width, [c in rep.keep for c in cols])
-    if widths is None:  # one block per row: "column: value", the value wrapped under itself
+    # too wide with rep.digits significant digits and two spaces between columns: 4 digits, then one
+    # space, before one block per row
+    widths = None
+    for digits, gap in ((rep.digits, 2), (min(rep.digits, 4), 2), (min(rep.digits, 4), 1)):
+        cells = [[fmt_number(r.get(c), digits) for c in cols] for r in rep.rows]
+        widths = _fit(cols, cells, numeric, width, [c in rep.keep for c in cols], gap)
+        if widths is not None:
+            break
+    sep = " " * gap
+    if widths is None:
+        cells = [[fmt_number(r.get(c), rep.digits) for c in cols] for r in rep.rows]  # one block per row: "column: value", the value wrapped under itself
         lab = max(len(c) for c in cols)
         out: list[str] = []
         for k, row in enumerate(cells):
@@ -311,8 +319,8 @@ def _render_rows_table(cols: list[str], rep: Report, width: int) -> list[str]:
         for hd, w, num in zip(heads, widths, numeric):
             txt = hd[line - (h - len(hd))] if line >= h - len(hd) else ""
             parts.append(txt.rjust(w) if num else txt.ljust(w))
-        out.append(_GAP.join(parts).rstrip())
-    out.append(_GAP.join("-" * w for w in widths))
+        out.append(sep.join(parts).rstrip())
+    out.append(sep.join("-" * w for w in widths))
     wrapped_rows = [[wrap_text(v, w) if not num else [v] for v, w, num in zip(row, widths, numeric)]
                     for row in cells]
     multi = any(len(c) > 1 for row in wrapped_rows for c in row)
@@ -324,7 +332,7 @@ def _render_rows_table(cols: list[str], rep: Report, width: int) -> list[str]:
             for c, w, num in zip(row, widths, numeric):
                 txt = c[line] if line < len(c) else ""
                 parts.append(txt.rjust(w) if num else txt.ljust(w))
-            out.append(_GAP.join(parts).rstrip())
+            out.append(sep.join(parts).rstrip())
     return out
 
 
