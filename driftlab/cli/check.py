@@ -149,6 +149,9 @@ def check(target, convention, quick, full, dtype, fmt, kernel, self_mask, temper
         if adapter == "self-masked" and not conv.self_mask:
             with usage_errors():
                 conv = get_convention(conv, self_mask=True)
+    if fmt == "table" or sys.stderr.isatty():
+        click.echo(f"checking {target} against {convention} ({tier} budget, {dtype}; the quick budget takes "
+                   "under a minute for numpy code) ...", err=True)
     report = check_drift(fn, conv, dtype=dtype, budget=tier, checks=checks, seed=seed, array=array)
     if fmt == "json":
         click.echo(report.to_json())

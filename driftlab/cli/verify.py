@@ -13,6 +13,7 @@ markdown`` writes the ledger, grouped by paper, to docs/claims.md of the checkou
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -101,7 +102,10 @@ def verify(ctx: click.Context, quick: bool, full: bool, recompute: bool, only: t
     unknown = [i for i in only if i not in known]
     if unknown:
         raise click.UsageError(f"unknown claim id(s) {unknown}; see `driftlab verify --list`")
-    progress = (lambda cid: click.echo(f"  running {cid} ...", err=True)) if fmt == "table" else None
+    # progress on stderr for the table, or whenever stderr is a terminal (a program reading both
+    # streams of --format json/csv gets the summary lines only)
+    show = fmt == "table" or sys.stderr.isatty()
+    progress = (lambda cid: click.echo(f"  running {cid} ...", err=True)) if show else None
     results = run_claims(list(only) or None, progress=progress, tier=tier, recompute=recompute)
     bad = [r for r in results if not r.ok]
     summary = f"summary ({tier} tier): {summary_line(results)}"
