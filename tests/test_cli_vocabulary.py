@@ -280,3 +280,12 @@ def test_anneal_imq_beta_defaults_as_in_spectrum_and_kernels(tmp_path):
     b = _invoke(["anneal", "--kernel", "imq", "--beta", "1.5", "--kmax", "2", "--format", "json"], tmp_path)
     assert a.exit_code == 0, a.output
     assert json.loads(a.stdout) == json.loads(b.stdout), (a.stdout, b.stdout)
+
+
+@given(names=st.lists(st.text(alphabet="abcdefgh_", min_size=1, max_size=30), min_size=1, max_size=12, unique=True),
+       width=st.integers(40, 100), data=st.data())
+def test_any_table_fits_any_width_from_40(names, width, data):
+    """Many long-named columns force the one-block-per-row layout; it fits too."""
+    rows = [{n: data.draw(st.one_of(st.floats(), _words)) for n in names} for _ in range(2)]
+    text = render(Report("t", rows, names), "table", width=width)
+    assert max(len(ln) for ln in text.splitlines()) <= width, (width, text)

@@ -307,9 +307,12 @@ def _render_rows_table(cols: list[str], rep: Report, width: int) -> list[str]:
             if k:
                 out.append("")
             for c, v in zip(cols, row):
-                wrapped = wrap_text(v, max(20, width - lab - 2))
-                out.append(f"{c.ljust(lab)}  {wrapped[0]}")
-                out += [" " * (lab + 2) + ln for ln in wrapped[1:]]
+                if width - lab - 2 >= 10:  # "name  value", the value wrapped under itself
+                    wrapped = wrap_text(v, width - lab - 2)
+                    out.append(f"{c.ljust(lab)}  {wrapped[0]}")
+                    out += [" " * (lab + 2) + ln for ln in wrapped[1:]]
+                else:  # very narrow: the name on its line, the value indented below
+                    out += wrap_text(c, width) + ["  " + ln for ln in wrap_text(v, width - 2)]
         return out
     heads = [_wrap_header(c, w) for c, w in zip(cols, widths)]
     h = max(len(x) for x in heads)
