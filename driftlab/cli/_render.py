@@ -436,10 +436,13 @@ class _AliasedOption(click.Option):
         return f"{self.opts[0]} {self.make_metavar(ctx)}", record[1]
 
 
-def scale_option(default: float | None, help: str) -> Callable:
-    """``--scale`` (aliases ``--bandwidth``, ``--sigma0``, ``--tau``): the kernel length scale, > 0."""
+def scale_option(default: float | None, help: str, name: str = "scale") -> Callable:
+    """``--scale`` (aliases ``--bandwidth``, ``--sigma0``, ``--tau``): the kernel length scale, > 0.
+
+    The value reaches the command as ``name``.
+    """
     from driftlab.cli._errors import FiniteFloat
 
-    return click.option(*SCALE_FLAGS, "scale", cls=_AliasedOption, type=FiniteFloat(min=0.0, min_open=True),
+    return click.option(*SCALE_FLAGS, name, cls=_AliasedOption, type=FiniteFloat(min=0.0, min_open=True),
                         default=default, show_default=default is not None,
                         help=f"{help} Aliases: {', '.join(SCALE_FLAGS[1:])}.")

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from driftlab._estimators import estimator_names
-from driftlab.cli._render import SCALE_FLAGS, SCALE_SYMBOL, Report, describe_kernel, format_option, render
+from driftlab.cli._render import SCALE_SYMBOL, Report, describe_kernel, format_option, render, scale_option
 
 _DATA = ["swiss-roll", "checkerboard", "8gaussians", "two-moons", "two-gaussians", "gmm"]
 _FIELDS = ["gaussian", "laplace", "alg2", "official", "sinkhorn", "mmd"]
@@ -74,9 +74,8 @@ def write_outputs(result, out: Path, *, title: str = "") -> list[Path]:
               help="drift field (laplace = Algorithm 2 of [D] unless --method)")
 @click.option("--method", type=click.Choice(estimator_names()), default=None,
               help="batch_drift estimator for gaussian/laplace")
-@click.option(*SCALE_FLAGS, "tau", type=float, default=0.05, show_default=True,
-              help="kernel length scale: the Laplace temperature tau, the Gaussian bandwidth (sinkhorn: eps = "
-                   f"scale^2). Aliases: {', '.join(SCALE_FLAGS[1:])}.")
+@scale_option(0.05, "Kernel length scale: the Laplace temperature tau, the Gaussian bandwidth (sinkhorn: eps = "
+                   "scale^2).", name="tau")
 @click.option("--sinkhorn-iters", type=int, default=200, show_default=True)
 @click.option("--steps", type=int, default=2000, show_default=True)
 @click.option("--batch", type=int, default=2048, show_default=True, help="generated batch size")
