@@ -94,11 +94,19 @@ WORKER = textwrap.dedent(r'''
         invalid = "no error"
     except ValueError as e:
         invalid = "ValueError: " + str(e)
+    # a backend that refuses one rank's block only (dense: > 2^23 pairs on rank 0): every rank
+    # must raise ValueError before any sums, not leave the ring waiting on rank 0
+    x = np.zeros((3000, 1)) if rank == 0 else np.zeros((1, 1))
+    try:
+        distributed_kernel_sums(x, np.zeros((3000, 1)), Gaussian(1.0), references="ring", backend="dense")
+        refused = "no error"
+    except ValueError as e:
+        refused = "ValueError: " + str(e)
     # the last rank dies before the next call: the others must raise, not wait
     np.savez(os.path.join(workdir, f"rank{rank}.npz"), **out)
     if rank == world - 1:
         with open(os.path.join(workdir, f"rank{rank}.json"), "w") as f:
-            json.dump({"invalid": invalid, "dead": "died"}, f)
+            json.dump({"invalid": invalid, "refused": refused, "dead": "died"}, f)
         os._exit(3)
     try:
         distributed_kernel_sums(data["x"][:3], None, Gaussian(1.0), references="ring")
@@ -106,7 +114,7 @@ WORKER = textwrap.dedent(r'''
     except Exception as e:  # gloo: RuntimeError / DistBackendError on the closed connection
         dead = type(e).__name__ + ": " + str(e)[:200]
     with open(os.path.join(workdir, f"rank{rank}.json"), "w") as f:
-        json.dump({"invalid": invalid, "dead": dead}, f)
+        json.dump({"invalid": invalid, "refused": refused, "dead": dead}, f)
     os._exit(0)
 ''')
 
@@ -212,6 +220,10 @@ def test_distributed_equals_one_process(tmp_path, world):
         assert status[r]["invalid"].startswith("ValueError"), (r, status[r])
     assert "contains NaN" in status[world - 1]["invalid"], status[world - 1]
     assert f"rank(s) [{world - 1}]" in status[0]["invalid"], status[0]
+    assert status[0]["refused"].startswith("ValueError") and "small problems" in status[0]["refused"], status[0]
+    for r in range(1, world):
+        assert status[r]["refused"].startswith("ValueError") and "rank 0: ValueError" in status[r]["refused"], \
+            (r, status[r])
     for r in range(world - 1):
         assert status[r]["dead"] != "no error", (r, status[r])
 

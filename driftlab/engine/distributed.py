@@ -38,8 +38,10 @@ The process group is the caller's (``torch.distributed.init_process_group``, e.g
 moved to the group's device for the messages only). Every rank must call with the same
 options; the first collective exchanges the block sizes, dimension, dtype and a validity
 flag, so an invalid input on one rank raises a ValueError on every rank instead of leaving
-the others waiting. A rank that dies mid-call makes the others' messages fail (gloo: at once
-on a closed connection, at the latest after the group's ``timeout``).
+the others waiting. An error in a rank's engine call (a refused block, out of memory) is kept
+while the rank passes the ring's messages on; a last small all-gather of failure flags makes
+every rank raise. A rank that dies mid-call makes the others' messages fail (gloo: at once on
+a closed connection, at the latest after the group's ``timeout``).
 
 A later distributed simulator calls this once per step and per set: the moving particles
 (``references="all_gather"`` or ``"ring"``, ``mask_self`` for the negatives) and the data
@@ -191,9 +193,11 @@ def distributed_kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, 
     Raises
     ------
     ValueError
-        On every rank, when the input of any rank is invalid (the message names the rank).
+        On every rank, when the input of any rank is invalid or the backend refuses a rank's
+        block (the message names the rank).
     RuntimeError
-        When torch.distributed is not initialised, or a peer fails during the exchange.
+        When torch.distributed is not initialised, a peer fails during the exchange, or the
+        engine call of a rank fails otherwise (on every rank).
 
     Examples
     --------
@@ -283,11 +287,19 @@ def distributed_kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, 
     n = int(ns[rank])
     offset = int(ns[:rank].sum())
 
+    failure = []
+
     def block(ys, lws, mask):
-        """The engine on this rank's queries and one reference block."""
-        if n == 0 or ys.shape[0] == 0:
+        """The engine on this rank's queries and one reference block. An error is kept (and
+        the block counted empty) so that this rank still passes the ring's messages on; the
+        ranks compare notes after the last message."""
+        if n == 0 or ys.shape[0] == 0 or failure:
             return _empty(n, d, xt)
-        return kernel_sums_trusted(xt, ys, kernel, log_weights=lws, mask_self=mask, **opts)
+        try:
+            return kernel_sums_trusted(xt, ys, kernel, log_weights=lws, mask_self=mask, **opts)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, on every rank
+            failure.append(exc)
+            return _empty(n, d, xt)
 
     def pack(ys, lws):
         """References (and log-weights as an extra column) in one buffer on the comm device."""
@@ -323,11 +335,34 @@ def distributed_kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, 
     else:
         out = _ring(block, pack, unpack, yt, lwt, ms, mmax, width, rank, world, mask_self, xt, comm_device,
                     group)
+    _agree_on_failure(failure, rank, world, comm_device, group)
     lt = out.log_total
     sh = out.shift
     if B.is_torch(like):
         return KernelSums(lt, sh)
     return KernelSums(None if lt is None else lt.cpu().numpy(), sh.cpu().numpy())
+
+
+def _agree_on_failure(failure, rank, world, comm_device, group):
+    """One small all-gather of failure flags after the sums: an engine error on any rank
+    (a refused block, out of memory) raises on every rank; the failing rank re-raises its own."""
+    torch = B.torch()
+    dist = torch.distributed
+    exc = failure[0] if failure else None
+    code = 0 if exc is None else (1 if isinstance(exc, (ValueError, TypeError)) else 2)
+    flags = torch.zeros((world,), dtype=torch.int64, device=comm_device)
+    _all_gather(dist)(flags, torch.tensor([code], dtype=torch.int64, device=comm_device), group=group)
+    flags = flags.cpu().tolist()
+    if not any(flags):
+        return
+    notes = [None] * world
+    dist.all_gather_object(notes, None if exc is None else f"{type(exc).__name__}: {exc}"[:300], group=group)
+    if exc is not None:
+        raise exc
+    bad = [k for k in range(world) if flags[k]]
+    what = "; ".join(f"rank {k}: {notes[k]}" for k in bad)
+    kind = ValueError if all(flags[k] == 1 for k in bad) else RuntimeError
+    raise kind(f"distributed_kernel_sums failed on another rank ({what})")
 
 
 def _merge_own_block(block, parts, own, weighted):
