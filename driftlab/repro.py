@@ -437,6 +437,8 @@ def render_gallery(root: Path | None = None) -> str:
             v, exp = verdicts.get(cid, ("not in claims.md", c.expected))
             mark = " (as expected)" if v == exp else f" (expected {exp})"
             out.append(f"  - `{cid}` ({c.paper}): **{v}**{mark}. {c.statement}")
+            if c.note:
+                out.append(f"    What holds: {c.note}")
         out.append("")
     return "\n".join(out)
 
