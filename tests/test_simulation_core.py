@@ -216,3 +216,14 @@ def test_cuda_float32_run_matches_cpu_float64(kname):
     cpu = run_simulation(SimulationConfig(**base, backend="torch"), x, y, progress=False)
     gpu = run_simulation(SimulationConfig(**base, dtype="float32", device="cuda"), x, y, progress=False)
     assert_close(gpu.particles, cpu.particles, atol=1e-5, what=f"cuda {gpu.info['backend']} vs cpu")
+
+
+def test_config_check_describes_the_simulators_call():
+    """The simulator asks the engine for mean shifts only (no log-normalisers): a backend that
+    gives only those (sdpa, Gaussian) is accepted for a lattice-wrapped torus, while a kernel it
+    cannot evaluate is refused by name."""
+    from driftlab.simulation import SimulationConfig
+
+    SimulationConfig(kernel="gaussian", scale=0.2, backend="sdpa", period=1.0, wrap="lattice").validate(1)
+    with pytest.raises(ValueError, match="sdpa"):
+        SimulationConfig(kernel="laplace", scale=0.2, backend="sdpa").validate(1)

@@ -137,7 +137,8 @@ class SimulationConfig:
             from driftlab.engine import SumsCall, get_backend
 
             call = SumsCall(kernel, 1, 1, dim, device=str(self.device).split(":")[0], dtype=self.dtype,
-                            is_torch=True, period=self.period, wrap=self.resolved_wrap(dim), images=self.images)
+                            is_torch=True, need_log_total=False, period=self.period,
+                            wrap=self.resolved_wrap(dim), images=self.images)
             reason = get_backend(self.backend).unsupported(call)
             if reason:
                 raise ValueError(f"backend={self.backend!r} cannot run this simulation: {reason} "
