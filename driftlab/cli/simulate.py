@@ -10,6 +10,7 @@ from driftlab.cli._errors import (FiniteFloat, NumberList, check_device, check_f
                                   refuse_unused, usage_errors)
 from driftlab.cli._render import Report, describe_kernel, format_option, render, scale_option
 from driftlab.engine import BACKENDS
+from driftlab.simulation.integrators import INTEGRATORS
 
 #: run parameter -> its flag, for the messages about an existing --out folder
 _FLAGS = {"kernel": "--kernel", "scale": "--scale", "schedule": "--schedule", "rate": "--rate", "s_min": "--s-min",
@@ -42,7 +43,8 @@ _POSITIVE = FiniteFloat(min=0.0, min_open=True)
               help="time from --scale to --s1 (linear, cosine); time per level (step)")
 @click.option("--step", type=_POSITIVE, default=0.5, show_default=True, help="time step eta")
 @click.option("--steps", type=click.IntRange(min=0), default=50, show_default=True)
-@click.option("--integrator", type=click.Choice(["euler", "heun"]), default="euler", show_default=True)
+@click.option("--integrator", type=click.Choice(sorted(INTEGRATORS)), default="euler", show_default=True,
+              help="time integrator (from the integrator registry)")
 @click.option("--mode", "mode", type=NumberList(int), default="1", show_default=True,
               help="torus-mode: integer wave vector, comma separated (e.g. 2,1); one integer n in d > 1 "
                    "dimensions means (n, 0, ..., 0)")

@@ -249,9 +249,8 @@ def _base2(kind, p0, p1):
     """Pre-scale the profile constants so that the kernel computes log2 k."""
     if kind in (0, 1):
         return p0 * LOG2E, p1
-    if kind == 3:
-        return p0, p1  # -p1 log2(1 + p0 r^2) is already in base 2
-    return p0, p1  # kind 2 converts inside (log2 of the polynomial, z log2 e)
+    # kind 3: -p1 log2(1 + p0 r^2) is already in base 2; kind 2 converts inside the kernel
+    return p0, p1
 
 
 class _Prepared:
