@@ -278,7 +278,7 @@ def test_cdist_matmul_trap_is_avoided():
 
 
 def test_bias_at_p_equals_q():
-    """1-D N(0,1) for p = q, x = 2.5, Laplace tau = 1, 4 positives vs 64 negatives (science.md 2.2)."""
+    """1-D N(0,1) for p = q, x = 2.5, Laplace tau = 1, 4 positives vs 64 negatives (docs/theory.md, the estimators section)."""
     reps = 3_000
     rng = np.random.default_rng(2024)
     x = np.array([[2.5]])
@@ -295,7 +295,7 @@ def test_bias_at_p_equals_q():
     # joint normalisation is exactly unbiased (exchangeability): |mean| < 5 SE
     # (two-sided false-alarm probability 6e-7).
     assert abs(mean["joint"]) < 5 * se["joint"], info
-    # separate normalisation is biased: the brief's -0.30, measured here -0.29 +- 0.01 with
+    # separate normalisation is biased: the stated -0.30, measured here -0.29 +- 0.01 with
     # this seed; require > 5 SE away from 0 and inside [-0.40, -0.20].
     assert mean["separate"] < -5 * se["separate"] and -0.40 < mean["separate"] < -0.20, info
     # the [ABC] correction reduces it (paired difference on the same sets, 5 SE) without

@@ -199,15 +199,15 @@ def test_metric_is_scaled_hyperbolic(D, seed, var):
     assert_close(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max(), what="hyperbolic metric")
 
 
-def test_hyperbolic_brief_number():
-    # D = 1, N(0,1), y = +-0.5 at lambda = 4: the brief's 4.7510 (re-derived in oracles.py)
+def test_hyperbolic_stated_number():
+    # D = 1, N(0,1), y = +-0.5 at lambda = 4: the stated 4.7510 (re-derived in oracles.py)
     assert_close(gaussian_spacetime_distance([-0.5, 4.0], [0.5, 4.0]), 4.750977418, atol=1e-9)
 
 
 @pytest.mark.parametrize("D", [1, 2, 8])
 def test_numerical_geodesic_matches_hyperbolic_closed_form(D):
     post, za, zb, exact = hyperbolic_problem(D)
-    # the problem's exact length is the closed form, checked here against the brief's number
+    # the problem's exact length is the closed form, checked here against the stated number
     if D == 1:
         assert abs(exact - 4.7510) < 5e-5, exact
     best, table = best_geodesic(post, za, zb, n_points=(17, 33, 65), inits=("straight",))

@@ -34,7 +34,7 @@ def test_laplace_closed_form_and_peak(dim):
     tau = 0.4
     k = K_GRID
     x = (tau * k) ** 2
-    expected = (dim + 1) * x / (1 + x) ** ((dim + 3) / 2)  # the brief's formula, written out
+    expected = (dim + 1) * x / (1 + x) ** ((dim + 3) / 2)  # the derived formula, written out
     assert_close(rate(Laplace(tau), k, dim), expected, rtol=1e-14, what="laplace rate")
     kstar, lmax = peak_rate(Laplace(tau), dim)
     assert_close(tau**2 * kstar**2, 2 / (dim + 1), rtol=1e-14, what="laplace argmax")
@@ -44,7 +44,7 @@ def test_laplace_closed_form_and_peak(dim):
     assert scan.max() <= lmax * (1 + 1e-12)
 
 
-def test_euler_stability_bounds_match_brief():
+def test_euler_stability_bounds_match_stated():
     # 2 / lambda_max: e for every Gaussian, 4 for the 1-D Laplace kernel (exact arithmetic).
     assert_close(max_stable_step(Gaussian(0.7)), math.e, rtol=1e-14, what="gaussian eta max")
     assert_close(max_stable_step(Laplace(0.2), dim=1), 4.0, rtol=1e-14, what="laplace eta max")

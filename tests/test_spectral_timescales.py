@@ -34,8 +34,8 @@ K = np.array([0.3, 1.0, 2.0, 5.0, 17.0])
 
 
 # ---------------------------------------------------------------- accumulated damping
-def test_exponential_gaussian_matches_brief_formula():
-    # A_k(T) = (1/r)[exp(-s(T)^2 k^2/2) - exp(-s0^2 k^2/2)]: the brief's formula typed out.
+def test_exponential_gaussian_matches_stated_formula():
+    # A_k(T) = (1/r)[exp(-s(T)^2 k^2/2) - exp(-s0^2 k^2/2)]: the stated formula typed out.
     s0, r, t = 2.0, 0.15, np.array([0.0, 1.0, 7.0, 40.0])
     sT = s0 * np.exp(-r * t)
     for k in (0.5, 3.0):
@@ -204,7 +204,7 @@ def test_bad_input():
 
 
 def test_tuned_fixed_bandwidth_asymptotics():
-    # Derived here (not in the brief): equalising the lowest and highest mode gives
+    # Derived here (not stated in the papers): equalising the lowest and highest mode gives
     #   Gaussian: T* -> M K^2 / (4 log K)   (ratio 1 + O(log log K / log K); measured 1.00001 at K = 1e3),
     #   Laplace:  T* ~ K^{2(d+1)/(d+3)}     (local log-log slope over K = 1e3..1e6 within 1e-3).
     # Only the end modes matter for a unimodal rate, so modes = [1, K].
@@ -219,7 +219,7 @@ def test_tuned_fixed_bandwidth_asymptotics():
 
 
 def test_make_schedule_by_name():
-    # The names used by the particle simulator (issue 5); exact values by construction.
+    # The names used by the particle simulator; exact values by construction.
     assert isinstance(make_schedule("constant", 0.5), ConstantSchedule)
     e = make_schedule("exponential", 2.0, r=0.5, s_min=0.1)
     assert_close(e.bandwidth([0.0, 1.0, 100.0]), [2.0, 2.0 * math.exp(-0.5), 0.1], rtol=1e-15, what="exp s(t)")

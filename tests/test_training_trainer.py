@@ -1,4 +1,4 @@
-"""Trainer, stop-gradient ablation (tiny) and the ``driftlab train`` CLI (issue 6)."""
+"""Trainer, stop-gradient ablation (tiny) and the ``driftlab train`` CLI."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_cli_train_writes_metrics_and_plot(tmp_path):
 
 @pytest.mark.slow
 def test_stopgrad_claim_two_gaussian_toy_centred_start():
-    """science.md section 6: energy distance ~0.01 with stop-gradient vs > 1.3 without, from a
+    """docs/theory.md, the stop-gradient section: energy distance ~0.01 with stop-gradient vs > 1.3 without, from a
     concentrated start. Measured (seed 0, 256 particles, 400 steps, joint Gaussian drift s = 1):
     -0.015 (i.e. 0 within the ~0.02 sampling noise of a 256-sample estimate) vs 1.58."""
     from analysis.training_stopgrad import run_ablation, summary
@@ -142,7 +142,7 @@ def test_sinkhorn_drift_covers_all_modes_where_kernel_drift_collapses():
 @pytest.mark.timeout(1800)  # ~8 min on 2 quiet cores; over the default 600 s on a loaded machine
 @pytest.mark.parametrize("data", ["swiss-roll", "checkerboard"])
 def test_official_toy_reproduction(data):
-    """science.md section 8 (sanity range, not a target): final loss ~1.6e-5 / ~3.6e-5.
+    """docs/theory.md, the published anchors (sanity range, not a target): final loss ~1.6e-5 / ~3.6e-5.
     Measured with seed 0 (driftlab train ... --steps 2000): 1.51e-5 / 3.65e-5 (mean of the
     last 100 steps), held-out W2 0.057 / 0.069 against a data-vs-data floor of 0.044 / 0.052
     at n = 2000. Several CPU-minutes per dataset."""

@@ -8,7 +8,7 @@ into per-row accumulators by a matrix product with ``[y | 1]``. Memory is
 Fixed reference instead of an online maximum: every profile in driftlab satisfies
 ``log phi(r) <= log phi(0) = 0``, so ``exp(logit - max_j log w_j)`` cannot overflow and the
 running-max bookkeeping (two extra passes per tile) is skipped. Rows whose sum is so small
-that underflow could matter (``s < m * tiny / eps``: the far-field trap of science.md 2.2),
+that underflow could matter (``s < m * tiny / eps``: the far-field trap of docs/theory.md, Estimators and their traps),
 or non-finite, are recomputed with the safe online log-sum-exp. The result is the same to
 round-off as the online algorithm, at the cost of the fast path.
 

@@ -233,7 +233,7 @@ def _refine(post: SpacetimePosterior, z: np.ndarray, n_points: int) -> np.ndarra
 
     Used between the levels of coarse-to-fine geodesic optimisation. Interpolating in (y, lambda)
     instead could create points whose posterior leaves a grid posterior's box (see
-    :func:`resample_curve`), which made geodesics on Müller-Brown fail (issue 7 sweep).
+    :func:`resample_curve`), which made geodesics on Müller-Brown fail (Müller–Brown sweep).
     """
     J = np.sqrt(np.maximum(_jeffreys(post, z), 0.0))
     return resample_curve(z, n_points, weights=J, chart="natural")

@@ -84,7 +84,7 @@ def gaussian_geodesic_max_u(z_a: Any, z_b: Any, mean: Any = 0.0, variance: float
 def hyperbolic_problem(dim: int):
     """The standard test problem that carries its exact solution (diffrax style).
 
-    Data N(0, I_D); D = 1 uses the brief's endpoints y = -/+0.5 at lambda = 4 (exact length
+    Data N(0, I_D); D = 1 uses the endpoints y = -/+0.5 at lambda = 4 (exact length
     4.750977...); D > 1 uses seeded endpoints (y ~ N(0, 0.4^2 I) at lambda = 3 and 2).
 
     Returns

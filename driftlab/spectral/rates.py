@@ -18,7 +18,7 @@ and :math:`\widehat{\nabla\cdot u} = ik\cdot\hat u`, each Fourier mode obeys
     \partial_t \hat\delta_k = -\lambda(k)\,\hat\delta_k,\qquad
     \lambda(k) = -\,k\cdot\nabla_k E(k) = -|k|\,E'(|k|),\qquad E = \hat\varphi/\hat\varphi(0).
 
-So the brief's (derived) formula is confirmed. On a torus of side L the kernel is the
+So the derived formula is confirmed. On a torus of side L the kernel is the
 periodised one and the modes are the lattice wave numbers :math:`2\pi n/L`, where
 :math:`\hat\varphi_{\rm per}` equals :math:`\hat\varphi` exactly.
 

@@ -14,7 +14,7 @@ Every radial kernel has :math:`E(k; s) = F(sk)` (s = the kernel's ``length_scale
 .. math::  A_k(t) = \frac{1}{r}\big[E(k; s(t)) - E(k; s_0)\big] \;<\; \frac{1}{r},
 
 for *every* kernel (Gaussian: :math:`\frac1r[e^{-s(t)^2k^2/2} - e^{-s_0^2k^2/2}]`, the
-brief's formula; Laplace: :math:`\frac1r[(1+\tau(t)^2k^2)^{-(d+1)/2} - (1+\tau_0^2k^2)^{-(d+1)/2}]`).
+stated formula; Laplace: :math:`\frac1r[(1+\tau(t)^2k^2)^{-(d+1)/2} - (1+\tau_0^2k^2)^{-(d+1)/2}]`).
 Constant and step schedules are closed form too; linear and cosine schedules are integrated
 by Gauss-Legendre quadrature (a ``quadrature`` method exists on every schedule and serves as
 the independent check of the closed forms).

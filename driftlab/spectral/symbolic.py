@@ -83,7 +83,7 @@ def derive_rate_3d(kernel: str):
 
 
 def expected_rate(kernel: str, dim: int):
-    """The brief's closed forms as sympy expressions (to compare with the derivations)."""
+    """The stated closed forms as sympy expressions (to compare with the derivations)."""
     sp = __import__("sympy")
     k, s, tau = sp.symbols("k s tau", positive=True)
     if kernel == "gaussian":

@@ -12,7 +12,7 @@ A set of perturbation modes (wave numbers :math:`k_1, \dots, k_n > 0`; on the
 * Best fixed bandwidth per K (:func:`best_fixed_bandwidth`): maximise
   :math:`\min_k\lambda(k; s)` over s. Gaussian: the optimum equalises the lowest and highest
   mode, :math:`s^2K^2 \approx 4\log(K/k_1)`, so :math:`T \approx MK^2/(4k_1^2\log(K/k_1))`:
-  polynomial, not exponential (the brief's "honest nuance", made precise). Laplace: the
+  polynomial, not exponential (the "honest nuance" of re-tuning, made precise). Laplace: the
   optimum :math:`\tau \approx K^{-(d+1)/(d+3)}` gives :math:`T \sim K^{2(d+1)/(d+3)}`
   (instead of :math:`K^{d+1}` at fixed :math:`\tau`).
 * Exponential annealing :math:`s_0e^{-rt}`: :math:`E(k; s(T_k)) = Mr + E(k; s_0)`; finite

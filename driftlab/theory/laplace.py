@@ -25,7 +25,7 @@ Quantities at a query point x (:func:`laplace_moments`):
   :math:`\tau^{-2} e^{-r/\tau}(y - x)`, so :math:`\nabla\pi_c = Z m / \tau^2` and
   :math:`\pi_c = Z (1 + \bar r/\tau)`.
 
-References: [L] (decomposition), [F] (companion / sharp normalisation); science.md section 4.
+References: [L] (decomposition), [F] (companion / sharp normalisation); docs/theory.md, the Laplace section.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ simplifies to exactly 0. The *claimed* right-hand sides are module-level private
 (``_claimed_*``) so that a mutation test can monkeypatch a perturbed formula and watch the proof
 fail; the public signatures carry no such hook.
 
-Identities ([T], [L], [F] in science.md):
+Identities ([T], [L], [F]; docs/theory.md):
 
 * Tweedie: the Gaussian-kernel mean shift of any 1-D density equals
   :math:`s^2 \partial_x \log p_s` (:func:`tweedie_general_1d`), and for

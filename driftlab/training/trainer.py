@@ -12,7 +12,7 @@ Its value is :math:`\eta^2 E\|V\|^2` and its gradient is :math:`-2\eta E[J^\top 
 field). With ``stop_gradient=False`` the target is differentiated too: since
 :math:`f - (f + \eta V) = -\eta V`, the loss becomes :math:`\eta^2 E\|V(f_\theta)\|^2`
 differentiated *through the field* — it rewards any state where the field vanishes, which
-is the drift-collapse mechanism of science.md section 6.
+is the drift-collapse mechanism of docs/theory.md, the stop-gradient section.
 
 The value reported as ``loss`` is :math:`E_i\|V_i\|^2` summed over coordinates (times
 :math:`\eta^2`); ``loss_mse`` divides by the dimension (``F.mse_loss``, the quantity [D]'s toy

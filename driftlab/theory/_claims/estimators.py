@@ -19,7 +19,7 @@ import numpy as np
 
 from driftlab.theory._claims._record import Claim, Evidence, Outcome, below
 
-_X, _TAU = 2.5, 1.0  # the query point and temperature of science.md's example
+_X, _TAU = 2.5, 1.0  # the query point and temperature of the bias example (docs/theory.md)
 
 
 def _nodes(x: float, half_width: float = 13.0, n: int = 200):

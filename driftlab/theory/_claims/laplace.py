@@ -251,7 +251,7 @@ CLAIMS: list[Claim] = [
           "derivation: m -> (d+1) tau^2 g and tau rbar g -> d tau^2 g, so |C|/|m| -> 1/(d+1), not 0; only the "
           "absolute residual is O(tau^2) (as is m)",
           check_residual_vanishes_low_temperature, expected="refuted",
-          note="Holds only in part. With the brief's exact decomposition (preconditioner tau*rbar) the residual "
+          note="Holds only in part. With the exact decomposition (preconditioner tau*rbar) the residual "
                "tends to m/(d+1): small only in high dimension. With the constant preconditioner (d+1) tau^2 the "
                "residual is O(tau^4), i.e. relatively O(tau^2) (claim laplace.residual.constant-preconditioner)."),
     Claim("laplace.residual.low-temperature-limit", "laplace-residual", "[L] correction (derived here)",
@@ -279,7 +279,7 @@ CLAIMS: list[Claim] = [
           "pre-asymptotic local slopes are -1.2 ... -1.3 at d = 32 ... 512 and drift towards -1 (-1.08 at "
           "d = 2048 ... 4096); 0.15 separates 'tends to 1/d' from a different power",
           check_dimension_asymptotic),
-    Claim("laplace.one-scalar", "laplace-residual", "[L] (caution in brief)",
+    Claim("laplace.one-scalar", "laplace-residual", "[L] (caution)",
           "V_Laplace = c(x) (grad log p_k - grad log q_k) with one common preconditioner c = tau (rbar_p + rbar_q)/2",
           "verified if median rel. error < 5%, refuted if > 10%",
           "the p and q preconditioners tau rbar differ (ratio 0.6 ... 1.5 here) and the residuals do not cancel",
