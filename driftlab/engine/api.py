@@ -236,11 +236,13 @@ def kernel_sums_trusted(x: Any, y: Any, kernel, *, log_weights: Any = None, mask
 
 
 def _validate(x, y, kernel, log_weights, mask_self, period, wrap, images, backend, tile_rows, tile_cols,
-              distance, name_y="y"):
+              distance, name_y="y", allow_empty=False):
+    """The checks of :func:`kernel_sums` (shared with the distributed entry point, whose rank
+    blocks may be empty: ``allow_empty``)."""
     from driftlab.kernels import RadialKernel
 
-    x = check_points(x, "x")
-    y = check_points(y, name_y, dim=x.shape[1])
+    x = check_points(x, "x", allow_empty=allow_empty)
+    y = check_points(y, name_y, dim=x.shape[1], allow_empty=allow_empty)
     check_same_backend({"x": x, name_y: y})
     if not isinstance(kernel, RadialKernel):
         raise TypeError(f"kernel must be a driftlab.kernels.RadialKernel, got {type(kernel).__name__}")
@@ -267,7 +269,7 @@ def _validate(x, y, kernel, log_weights, mask_self, period, wrap, images, backen
             raise ValueError(f"log_weights must have length {y.shape[0]}, got {w.shape[0]}")
         if np.isnan(w).any() or np.isposinf(w).any():
             raise ValueError("log_weights must not contain NaN or +inf")
-        lw = B.ops(x).asarray(w, like=x)
+        lw = B.ops(x).asarray(w, like=x) if w.shape[0] else (x[:0, 0] * 0.0)
     return x, y, lw, period, images
 
 

@@ -55,8 +55,8 @@ from typing import Any
 import numpy as np
 
 from driftlab import _backend as B
-from driftlab._validation import check_int, check_points, check_positive, check_same_backend
-from driftlab.engine.api import BACKENDS, WRAPS, KernelSums, kernel_sums_trusted
+from driftlab._validation import check_int
+from driftlab.engine.api import KernelSums, _validate, kernel_sums_trusted
 
 __all__ = ["REFERENCE_MODES", "distributed_kernel_sums", "merge_partial_sums", "shard_bounds"]
 
@@ -107,34 +107,6 @@ def merge_partial_sums(a: KernelSums, b: KernelSums) -> KernelSums:
     wa = torch.where(finite, torch.exp(la - safe), torch.zeros_like(lt))
     wb = torch.where(finite, torch.exp(lb - safe), torch.zeros_like(lt))
     return KernelSums(lt, wa[:, None] * a.shift + wb[:, None] * b.shift)
-
-
-def _check_local(x, y, kernel, log_weights, period, wrap, images, tile_rows, tile_cols, distance):
-    """This rank's arrays checked as :func:`driftlab.engine.kernel_sums` checks them (empty blocks allowed)."""
-    from driftlab.kernels import RadialKernel
-
-    x = check_points(x, "x", allow_empty=True)
-    y = x if y is None else check_points(y, "y", dim=x.shape[1], allow_empty=True)
-    check_same_backend({"x": x, "y": y})
-    if not isinstance(kernel, RadialKernel):
-        raise TypeError(f"kernel must be a driftlab.kernels.RadialKernel, got {type(kernel).__name__}")
-    if distance not in ("auto", "direct", "expand"):
-        raise ValueError(f"distance must be 'auto', 'direct' or 'expand', got {distance!r}")
-    if period is not None:
-        period = check_positive(period, "period")
-    images = check_int(images, "images", minimum=0)
-    for name, t in (("tile_rows", tile_rows), ("tile_cols", tile_cols)):
-        if t is not None:
-            check_int(t, name, minimum=1)
-    lw = None
-    if log_weights is not None:
-        w = B.to_numpy(log_weights).astype(np.float64).reshape(-1)
-        if w.shape[0] != y.shape[0]:
-            raise ValueError(f"log_weights must have length {y.shape[0]} (that of this rank's y), got {w.shape[0]}")
-        if np.isnan(w).any() or np.isposinf(w).any():
-            raise ValueError("log_weights must not contain NaN or +inf")
-        lw = B.ops(x).asarray(w, like=x) if w.shape[0] else (x[:0, 0] * 0.0)
-    return x, y, lw, period, images
 
 
 def _all_gather(dist):
@@ -226,10 +198,6 @@ def distributed_kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, 
             raise ValueError(f"references must be one of {REFERENCE_MODES}, got {references!r}")
         if not isinstance(mask_self, bool):
             raise TypeError(f"mask_self must be a bool, got {type(mask_self).__name__}")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}")
-        if wrap not in WRAPS:
-            raise ValueError(f"wrap must be one of {WRAPS}, got {wrap!r}")
         if backend == "sdpa" and (references == "ring" or mask_self):
             raise ValueError("backend='sdpa' gives no row normalisers, which references='ring' and "
                              "mask_self=True need to merge partial sums; choose another backend")
@@ -237,8 +205,10 @@ def distributed_kernel_sums(x: Any, y: Any, kernel, *, log_weights: Any = None, 
             raise ValueError("y=None (references are the queries) needs references='all_gather' or 'ring'")
         if num_threads is not None:
             check_int(num_threads, "num_threads", minimum=1)
-        xv, yv, lw, period, images = _check_local(x, y, kernel, log_weights, period, wrap, images, tile_rows,
-                                                  tile_cols, distance)
+        # this rank's blocks, checked as kernel_sums checks them (empty blocks allowed; the
+        # self-mask pairs global indices, so it is checked below, not per block)
+        xv, yv, lw, period, images = _validate(x, x if y is None else y, kernel, log_weights, False, period, wrap,
+                                               images, backend, tile_rows, tile_cols, distance, allow_empty=True)
         like = xv
         if yv.dtype != xv.dtype:
             raise ValueError(f"x and y must have the same dtype, got {xv.dtype} and {yv.dtype}")
