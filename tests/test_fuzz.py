@@ -135,7 +135,9 @@ def comfortable(scale):
 
 
 # ----- property 1: kernel log-profiles ------------------------------------------------------------------
-def prop_kernel_profiles(data):
+def _kernel_at_distances(data, method):
+    """Draw a kernel and distances; return (kind, scale, beta, nu, r, inputs, values of ``method``)
+    or None when the distances overflow or the (uncomfortable) kernel is refused by name."""
     kind, scale, beta, nu = data.draw(kernel_case())
     rel = data.draw(st.lists(st.floats(-6, 6).map(lambda e: 10.0**e), min_size=1, max_size=5))
     inputs = (kind, scale, beta, nu, rel)
@@ -144,12 +146,19 @@ def prop_kernel_profiles(data):
         with np.errstate(over="ignore", under="ignore"):
             r = np.array(rel) * scale
         if not np.isfinite(r).all():
-            return
-        got = call(lambda: kern.log_profile(r), ("r",) + KERNEL_ARGS)
+            return None
+        got = call(lambda: getattr(kern, method)(r), ("r",) + KERNEL_ARGS)
     except Refused:
         assert not comfortable(scale), f"refused a comfortable kernel: {inputs}"
+        return None
+    return kind, scale, beta, nu, r, inputs, np.asarray(got, dtype=np.float64)
+
+
+def prop_kernel_profiles(data):
+    drawn = _kernel_at_distances(data, "log_profile")
+    if drawn is None:
         return
-    got = np.asarray(got, dtype=np.float64)
+    kind, scale, beta, nu, r, inputs, got = drawn
     with mp.workdps(DPS):
         for gi, ri in zip(got, r):
             want, slope = mp_logk_and_slope(kind, scale, mp.mpf(float(ri)), beta, nu)
@@ -166,20 +175,10 @@ def prop_kernel_profiles(data):
 
 def prop_kernel_derivatives(data):
     """d log phi / dr (the kernel-gradient field's coefficient) against mpmath."""
-    kind, scale, beta, nu = data.draw(kernel_case())
-    rel = data.draw(st.lists(st.floats(-6, 6).map(lambda e: 10.0**e), min_size=1, max_size=5))
-    inputs = (kind, scale, beta, nu, rel)
-    try:
-        kern = call(lambda: build_kernel(kind, scale, beta, nu), KERNEL_ARGS)
-        with np.errstate(over="ignore", under="ignore"):
-            r = np.array(rel) * scale
-        if not np.isfinite(r).all():
-            return
-        got = call(lambda: kern.dlog_profile(r), ("r",) + KERNEL_ARGS)
-    except Refused:
-        assert not comfortable(scale), f"refused a comfortable kernel: {inputs}"
+    drawn = _kernel_at_distances(data, "dlog_profile")
+    if drawn is None:
         return
-    got = np.asarray(got, dtype=np.float64)
+    kind, scale, beta, nu, r, inputs, got = drawn
     with mp.workdps(DPS):
         for gi, ri in zip(got, r):
             want_log, slope = mp_logk_and_slope(kind, scale, mp.mpf(float(ri)), beta, nu)

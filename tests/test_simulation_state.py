@@ -76,8 +76,9 @@ class _Stop(Exception):
     pass
 
 
-def test_interrupted_and_resumed_run_matches_the_golden_run(tmp_path):
-    # interrupted after step 5 (the last checkpoint is step 4), then resumed in the same folder
+def _interrupt_golden_run_after_step_5(out_dir):
+    """Run the annealed torus golden case with checkpoints every 2 steps and stop it after
+    step 5 (the last checkpoint is step 4); return its inputs and config."""
     x, y = _golden_inputs("torus_heun_annealed")
     cfg = SimulationConfig(**{**GOLDEN["torus_heun_annealed"]["config"], "checkpoint_every": 2})
 
@@ -86,7 +87,13 @@ def test_interrupted_and_resumed_run_matches_the_golden_run(tmp_path):
             raise _Stop
 
     with pytest.raises(_Stop):
-        run_simulation(cfg, x, y, out_dir=tmp_path, progress=False, on_step=stop)
+        run_simulation(cfg, x, y, out_dir=out_dir, progress=False, on_step=stop)
+    return x, y, cfg
+
+
+def test_interrupted_and_resumed_run_matches_the_golden_run(tmp_path):
+    # interrupted after step 5 (the last checkpoint is step 4), then resumed in the same folder
+    x, y, cfg = _interrupt_golden_run_after_step_5(tmp_path)
     res = run_simulation(cfg, x, y, out_dir=tmp_path, progress=False)
     assert res.info["resumed_from"] == 4
     _assert_matches_golden("resumed", res.particles, res.records, GOLDEN["resumed"])
@@ -213,15 +220,7 @@ def test_checkpoint_of_a_run_is_the_state(tmp_path):
 def test_checkpoint_of_an_earlier_version_resumes(tmp_path):
     # checkpoints written before run_params existed have no "params" entry: they load with
     # params None and resume on the data hash alone, to the same particles as before
-    x, y = _golden_inputs("torus_heun_annealed")
-    cfg = SimulationConfig(**{**GOLDEN["torus_heun_annealed"]["config"], "checkpoint_every": 2})
-
-    def stop(step, _):
-        if step == 5:
-            raise _Stop
-
-    with pytest.raises(_Stop):
-        run_simulation(cfg, x, y, out_dir=tmp_path, progress=False, on_step=stop)
+    x, y, cfg = _interrupt_golden_run_after_step_5(tmp_path)
     ckpt = tmp_path / "checkpoint.npz"
     with np.load(ckpt) as z:
         entries = {k: z[k] for k in z.files if k != "params"}
