@@ -257,17 +257,18 @@ def official_drift(gen: Any, pos: Any, neg: Any = None, *, weight_gen: Any = Non
 
     # pass 0: the distance scale, a weighted mean over all generated-target pairs of all groups
     if distance_scale is None:
-        total_dw, total_w, n_targets = 0.0, 0.0, 0
+        # sums stay on the arrays' device: one host read at the end, not one per tile
+        total_dw, total_w = 0.0, 0.0
         for g in range(G):
             for r, _, w, _, _ in target_tiles(g):
                 col = o.sum(r, axis=0)
                 if w is None:
-                    total_dw += o.scalar(o.sum(col))
-                    total_w += float(r.shape[1])
+                    total_dw = total_dw + o.sum(col)
+                    total_w = total_w + float(r.shape[1])
                 else:
-                    total_dw += o.scalar(o.sum(col * w))
-                    total_w += o.scalar(o.sum(w))
-                n_targets += r.shape[1]
+                    total_dw = total_dw + o.sum(col * w)
+                    total_w = total_w + o.sum(w)
+        total_dw, total_w = o.scalar(total_dw), o.scalar(total_w)
         if not total_w > 0:
             raise ValueError("the target weights (weight_gen, weight_neg, weight_pos) are all zero")
         # mean(d w) / mean(w) = (sum d w / (G n T)) / (sum w / (G T))
