@@ -206,3 +206,29 @@ def test_path_functions_refuse_degenerate_counts_by_name():
                      (dict(seeds=(0.5,)), "seed"), (dict(n_points=2), "n_points")):
         with pytest.raises((TypeError, ValueError), match=name):  # 640.5 was truncated to 640
             run_sweep(kTs=(10.0,), lam_ends=(4.6,), grid_n=97, mep_iter=1, show_progress=False, **kw)
+
+
+def test_sweep_refuses_bad_lam_end_and_kT_before_any_work(monkeypatch):
+    """lam_end above the grid's resolvable lambda, or kT <= 0, is refused before the (expensive)
+    string method runs: the run used to spend the whole MEP relaxation first."""
+    from driftlab.spacetime import paths
+
+    def no_work(*a, **k):
+        raise AssertionError("string_method ran before the arguments were validated")
+
+    monkeypatch.setattr(paths, "string_method", no_work)
+    for kw, name in ((dict(lam_ends=(4.6, 50.0)), "lam_end"), (dict(kTs=(10.0, -1.0)), "kT"),
+                     (dict(lam_ends=(float("nan"),)), "lam_end")):
+        args = dict(kTs=(10.0,), lam_ends=(4.6,), grid_n=97, mep_iter=1, show_progress=False)
+        args.update(kw)
+        with pytest.raises(ValueError, match=name):
+            paths.run_sweep(**args)
+
+
+def test_resolvable_lambda_matches_the_posterior():
+    """The up-front bound is the posterior's own lam_max: -2 log(min_resolution x spacing) (exact)."""
+    lo, hi, n = np.array([-1.5, -0.5]), np.array([1.0, 2.0]), 97
+    post = GridPosterior.from_energy(MB.energy, 0.1, lo, hi, n)
+    got = GridPosterior.resolvable_lambda(lo, hi, n)
+    assert got == post.lam_max, (got, post.lam_max)
+    assert got == pytest.approx(-2 * np.log(2.5 / 96), rel=1e-15), got

@@ -183,19 +183,24 @@ def run_sweep(kTs: Any = (5.0, 10.0, 20.0), lam_ends: Any = (3.2, 4.6, 6.0), bud
     seeds = [check_int(sd, "seed", minimum=0) for sd in np.atleast_1d(np.asarray(seeds, dtype=object))]
     mep_iter = check_int(mep_iter, "mep_iter", minimum=1)
     mb = MullerBrown()
+    # every (kT, lambda_end) is checked before the string method and the grids are built
+    lam_max = GridPosterior.resolvable_lambda(mb.BOX_LO, mb.BOX_HI, grid_n)
+    kTs = [check_positive(kT, "kT") for kT in np.atleast_1d(kTs)]
+    lam_ends = [check_finite_scalar(le, "lam_end") for le in np.atleast_1d(lam_ends)]
+    for le in lam_ends:
+        if le > lam_max:
+            raise ValueError(f"lam_end = {le} exceeds the grid's resolvable lambda {lam_max:.2f} "
+                             f"(grid_n = {grid_n}): use lam_end <= {lam_max:.2f} or raise grid_n")
     A = refine_stationary_point(mb, mb.MINIMUM_A)
     B = refine_stationary_point(mb, mb.MINIMUM_B)
     bound = grid_minimax_bound(mb.energy, A, B, mb.BOX_LO, mb.BOX_HI, 601)
     mep = string_method(mb, A, B, n_images=64, n_iter=mep_iter)
     rows: list[dict] = []
     all_curves: dict = {}
-    jobs = [(float(kT), float(le)) for kT in np.atleast_1d(kTs) for le in np.atleast_1d(lam_ends)]
+    jobs = [(kT, le) for kT in kTs for le in lam_ends]
     bar = tqdm(total=len(jobs) * len(np.atleast_1d(budgets)), disable=not show_progress, desc="MB sweep")
     for kT, lam_end in jobs:
-        check_positive(kT, "kT")
         post = GridPosterior.from_energy(mb.energy, 1.0 / kT, mb.BOX_LO, mb.BOX_HI, grid_n)
-        if lam_end > post.lam_max:
-            raise ValueError(f"lam_end = {lam_end} exceeds the grid's resolvable lambda {post.lam_max:.2f}: raise grid_n")
         try:
             curves = control_curves(post, lam_end, n_points, [lam_end - o for o in tent_offsets], mep)
         except RuntimeError as exc:  # no admissible geodesic on this grid: record and move on

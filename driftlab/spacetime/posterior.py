@@ -295,6 +295,23 @@ class GridPosterior(SpacetimePosterior):
         self.lam_max = -2.0 * math.log(self.min_resolution * max(self.spacing))
         self.chunk = check_int(chunk, "chunk", minimum=1)
 
+    @staticmethod
+    def resolvable_lambda(lo: Any, hi: Any, n: Any, min_resolution: float = 1.0) -> float:
+        r"""The ``lam_max`` of a grid on [lo, hi] with n nodes per axis, without building it.
+
+        :math:`\lambda_{max} = -2 \log(r\, h_{max})`, :math:`h_{max}` the largest node spacing
+        :math:`(hi - lo) / (n - 1)` and ``r = min_resolution``: the largest lambda whose restraint
+        width :math:`e^{-\lambda/2}` spans ``r`` grid spacings (what :meth:`log_weights` accepts).
+
+        >>> round(GridPosterior.resolvable_lambda([0.0], [1.0], 101), 4)
+        9.2103
+        """
+        lo, hi = np.atleast_1d(np.asarray(lo, dtype=np.float64)), np.atleast_1d(np.asarray(hi, dtype=np.float64))
+        nn = np.broadcast_to(np.asarray(n), lo.shape)
+        spacing = max(float(np.linspace(lo[i], hi[i], check_int(int(nn[i]), "n", minimum=3))[1] - lo[i])
+                      for i in range(lo.size))
+        return -2.0 * math.log(check_positive(min_resolution, "min_resolution") * spacing)
+
     @classmethod
     def from_energy(cls, energy: Callable[[np.ndarray], np.ndarray], beta: float, lo: Any, hi: Any,
                     n: Any, **kw: Any) -> "GridPosterior":
