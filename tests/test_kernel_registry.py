@@ -13,6 +13,7 @@ from conftest import assert_close
 from driftlab.kernels import (
     Gaussian,
     Laplace,
+    Matern,
     RadialKernel,
     kernel_entry,
     kernel_names,
@@ -169,3 +170,45 @@ def test_subclass_may_store_its_own_scale_attribute(quartic):
 
     k = Stored(0.25)
     assert k.scale == 0.25 and k.with_length_scale(0.5).scale == 0.5
+
+
+@pytest.mark.parametrize("name", [n for n in kernel_names()])
+@pytest.mark.parametrize("scale", [1e-3, 0.2, 3.0])
+def test_registry_scale_is_the_length_scale_schedules_use(name, scale):
+    """The number a user passes to ``make_kernel(name, s)`` (the CLI's ``--scale``) is the number a
+    bandwidth schedule sets: ``make_kernel(name, s).with_length_scale(s)`` is the same kernel, and
+    its ``length_scale`` is ``s``. The companion kernel broke this (``make_kernel`` read tau, the
+    schedules sqrt(3) tau), so ``driftlab anneal --kernel companion --scale 0.2`` computed its
+    fixed-bandwidth time at length sqrt(3) x smaller than the kernel its header named. Exact."""
+    kw = {"nu": 2.5} if name == "matern" else {}
+    k = make_kernel(name, scale, **kw)
+    assert k.length_scale == scale, (name, scale, k.length_scale)
+    again = k.with_length_scale(scale)
+    assert again == k, (name, scale, again, k)
+    r = np.array([0.0, 0.3, 1.0, 4.0]) * scale
+    assert_close(again.profile(r), k.profile(r), rtol=0, atol=0, what=f"{name} rescaled to its own scale",
+                 inputs=(name, scale))
+
+
+def test_companion_is_the_matern_three_halves_of_length_sqrt3_tau():
+    """(1 + r/tau) e^{-r/tau} = Matern-3/2 with ell = sqrt(3) tau: same profile, log-gradient, rate
+    and spectrum (rtol 1e-14: the same closed forms, evaluated at arguments equal up to round-off)."""
+    tau = 0.37
+    c, m = make_kernel("companion", tau), Matern(math.sqrt(3) * tau, nu=1.5)
+    r = np.linspace(0.0, 10 * tau, 41)
+    assert_close(c.profile(r), (1 + r / tau) * np.exp(-r / tau), rtol=1e-14, atol=0, what="companion profile",
+                 inputs=tau)
+    assert_close(c.profile(r), m.profile(r), rtol=1e-14, atol=0, what="companion vs Matern-3/2", inputs=tau)
+    assert_close(c.dlog_profile(r), m.dlog_profile(r), rtol=1e-14, atol=1e-300, what="dlog", inputs=tau)
+    k = np.array([0.1, 1.0, 5.0, 40.0])
+    for d in (1, 2, 3):
+        assert_close(rate(c, k, d), rate(m, k, d), rtol=1e-13, atol=0, what=f"rate d={d}", inputs=k)
+        assert_close(c.fourier(k, d), m.fourier(k, d), rtol=1e-13, atol=0, what=f"E(k) d={d}", inputs=k)
+        assert peak_rate(c, d) == pytest.approx(peak_rate(m, d), rel=1e-13)
+    # the schedule's scale is tau: the schedule at tau is the kernel itself
+    assert scaled_kernel(c, tau) == c and scaled_kernel(c, 2 * tau) == make_kernel("companion", 2 * tau)
+    sched = ExponentialSchedule(tau, 0.1)
+    modes = np.arange(1.0, 4.0)
+    t_c = convergence_time(c, modes, 0.1, sched, 1)
+    t_m = convergence_time(m, modes, 0.1, ExponentialSchedule(math.sqrt(3) * tau, 0.1), 1)
+    assert t_c == pytest.approx(t_m, rel=1e-9), (t_c, t_m)  # quadrature of the same integrand

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import assert_close
 from driftlab.kernels import (
+    Companion,
     Gaussian,
     InverseMultiquadric,
     Laplace,
@@ -44,6 +45,9 @@ def mp_profile(kernel: RadialKernel, r: float) -> mp.mpf:
         return mp.exp(-r**2 / (2 * mp.mpf(kernel.bandwidth) ** 2))
     if isinstance(kernel, Laplace):
         return mp.exp(-r / mp.mpf(kernel.temperature))
+    if isinstance(kernel, Companion):  # (1 + r/tau) e^{-r/tau}, not through its Matern form
+        tau = mp.mpf(kernel.temperature)
+        return (1 + r / tau) * mp.exp(-r / tau)
     if isinstance(kernel, Matern):
         nu = mp.mpf(kernel.nu)
         z = mp.sqrt(2 * nu) * r / mp.mpf(kernel.length_scale)
@@ -275,7 +279,7 @@ def test_parameter_type_errors_and_fourier_input():
 
 def test_make_kernel_names_and_equality():
     assert make_kernel("gaussian", 0.3) == Gaussian(0.3)
-    assert make_kernel("companion", 0.2) == Matern(math.sqrt(3) * 0.2, nu=1.5)
+    assert make_kernel("companion", 0.2) == Companion(0.2) == Matern.companion(0.2)  # profile: test_kernel_registry
     assert make_kernel("matern", 1.0, nu=2.5) == Matern(1.0, nu=2.5)
     assert Gaussian(1.0) != Laplace(1.0)
     assert len({Gaussian(1.0), Gaussian(1.0), Laplace(1.0)}) == 2

@@ -18,7 +18,7 @@ True
 
 from driftlab.kernels._base import FastForm, RadialKernel
 from driftlab.kernels._hankel import radial_fourier, radial_fourier_derivative, sphere_average
-from driftlab.kernels._profiles import Gaussian, InverseMultiquadric, Laplace, Matern, Wendland
+from driftlab.kernels._profiles import Companion, Gaussian, InverseMultiquadric, Laplace, Matern, Wendland
 from driftlab.kernels._registry import (
     KernelEntry,
     kernel_entry,
@@ -29,6 +29,7 @@ from driftlab.kernels._registry import (
 )
 
 __all__ = [
+    "Companion",
     "RadialKernel",
     "FastForm",
     "Gaussian",

@@ -12,7 +12,7 @@ from driftlab._validation import check_length_scale, check_positive, one_of_alia
 from driftlab.kernels._base import FastForm, RadialKernel, _log_gamma_ratio_norm
 from driftlab.kernels._registry import register_kernel
 
-__all__ = ["Gaussian", "Laplace", "Matern", "InverseMultiquadric", "Wendland"]
+__all__ = ["Gaussian", "Laplace", "Matern", "Companion", "InverseMultiquadric", "Wendland"]
 
 
 @register_kernel("gaussian")
@@ -215,19 +215,14 @@ class Matern(RadialKernel):
             self._dlog_numerator = [qj / big_a for qj in q[1:]][::-1] or [0.0]
 
     @classmethod
-    def companion(cls, temperature: float | None = None, *, scale: float | None = None) -> "Matern":
-        r"""The Laplace companion kernel :math:`(1 + r/\tau) e^{-r/\tau}` of [F, L].
+    def companion(cls, temperature: float | None = None, *, scale: float | None = None) -> "Companion":
+        r"""The Laplace companion kernel :math:`(1 + r/\tau) e^{-r/\tau}` of [F, L]: a :class:`Companion`.
 
-        ``temperature`` (or ``scale=``) is :math:`\tau`; the result is a Matérn-3/2 with
-        length scale :math:`\ell = \sqrt3\tau` (so its :attr:`length_scale` is :math:`\ell`).
+        ``temperature`` (or ``scale=``) is :math:`\tau`, which is also the result's
+        :attr:`length_scale` (the number bandwidth schedules set); as a Matérn-3/2 its
+        :math:`\ell` is :math:`\sqrt3\tau`.
         """
-        key, value = one_of_aliases("Matern.companion", temperature=temperature, scale=scale)
-        tau = check_length_scale(1.0 if value is None else value, key)
-        ell = math.sqrt(3.0) * tau
-        if ell > _LENGTH_HI:  # tau within the range, sqrt(3) tau just above it
-            raise ValueError(f"{key} must be <= {_LENGTH_HI / math.sqrt(3.0):g} for the companion "
-                             f"kernel (length scale sqrt(3) * {key}), got {value!r}")
-        return cls(ell, nu=1.5)
+        return Companion(temperature, scale=scale)
 
     @property
     def length_scale(self) -> float:
@@ -418,8 +413,63 @@ def _log_kve(nu: float, z: np.ndarray) -> np.ndarray:
     return out
 
 
-register_kernel("companion", Matern.companion, aliases=("laplace-companion", "sharp"),
-                summary="Laplace companion (1 + r/tau) exp(-r/tau), a Matern-3/2 with length sqrt(3) tau")
+class Companion(Matern):
+    r"""The Laplace companion kernel :math:`\varphi(r) = (1 + r/\tau)\, e^{-r/\tau}` of [F, L].
+
+    The kernel whose sum normalises the Laplace mean shift into a score,
+    :math:`m = \tau(\tau + \bar r)\nabla\log\pi_c`. It is the Matérn-3/2 of length
+    :math:`\ell = \sqrt3\tau` (the same profile, rates and spectrum, which it inherits), but its
+    length scale is :math:`\tau`: ``Companion(tau).length_scale == tau`` and a bandwidth schedule
+    ``s(t)`` sets :math:`\tau = s(t)`, the same number ``make_kernel("companion", tau)`` and
+    every command's ``--scale`` take.
+
+    Parameters
+    ----------
+    temperature : float
+        :math:`\tau` in :data:`~driftlab._validation.LENGTH_SCALE_RANGE` divided by
+        :math:`\sqrt3` (so that :math:`\ell` is in range); default 1; ``scale=`` is an alias.
+
+    Examples
+    --------
+    >>> from driftlab.kernels import Companion
+    >>> k = Companion(0.5)
+    >>> k, k.length_scale, round(float(k.profile(0.5)), 6)  # (1 + 1) e^-1
+    (Companion(temperature=0.5), 0.5, 0.735759)
+
+    References
+    ----------
+    Franz et al. 2026 (the companion / sharp normalisation); Li et al. 2026 (the Laplace decomposition).
+    """
+
+    name = "companion"
+    scale_parameter = "temperature"
+
+    def __init__(self, temperature: float | None = None, *, scale: float | None = None) -> None:
+        key, value = one_of_aliases("Companion", temperature=temperature, scale=scale)
+        tau = check_length_scale(1.0 if value is None else value, key)
+        ell = math.sqrt(3.0) * tau
+        if ell > _LENGTH_HI:  # tau within the range, sqrt(3) tau just above it
+            raise ValueError(f"{key} must be <= {_LENGTH_HI / math.sqrt(3.0):g} for the companion "
+                             f"kernel (length scale sqrt(3) * {key}), got {value!r}")
+        super().__init__(ell, nu=1.5)
+        self.temperature = tau
+
+    @property
+    def length_scale(self) -> float:
+        return self.temperature
+
+    @property
+    def params(self) -> dict[str, float]:
+        return {"temperature": self.temperature}
+
+    def inverse_spectrum(self, value, dim):
+        # the Matern-3/2 closed form gives z = ell |k|; in this kernel's own scale z = tau |k|
+        z = super().inverse_spectrum(value, dim)
+        return None if z is None else z / math.sqrt(3.0)
+
+
+register_kernel("companion", Companion, aliases=("laplace-companion", "sharp"),
+                summary="Laplace companion (1 + r/tau) exp(-r/tau), a Matern-3/2 with length sqrt(3) tau; scale tau")
 
 def _log_matern_form(nu: float, z: np.ndarray) -> np.ndarray:
     r""":math:`\log(\frac{2^{1-\nu}}{\Gamma(\nu)} z^\nu K_\nu(z))` in float64 for any order and z >= 0.

@@ -328,8 +328,8 @@ def scaled_kernel(kernel: RadialKernel, length_scale: float) -> RadialKernel:
     """The same kernel shape with its :attr:`~RadialKernel.length_scale` set to ``length_scale``.
 
     Used by the annealing schedules: ``bandwidth(t)`` always means the kernel's
-    ``length_scale`` (Gaussian s, Laplace tau, Matérn ell, IMQ c; for the Laplace companion
-    kernel, a Matérn-3/2, that is :math:`\\sqrt3\\tau`). Delegates to
+    ``length_scale`` (Gaussian s, Laplace tau, Matérn ell, IMQ c, companion tau: the number
+    :func:`~driftlab.kernels.make_kernel` takes). Delegates to
     :meth:`RadialKernel.with_length_scale`, so it works for every kernel whatever its
     parameter is called.
     """
