@@ -86,6 +86,19 @@ def repo_root() -> Path:
     )
 
 
+def import_from_checkout(module: str) -> ModuleType:
+    """Import ``module`` (``analysis.*``, ``paper_repro.*``) from the checkout's top level.
+
+    The sweeps of ``analysis/`` are not part of the installed package: the figure scripts and
+    the ledger's heavy claims import them from the checkout (:func:`repo_root`), whatever the
+    working directory. Raises ``FileNotFoundError`` outside a checkout.
+    """
+    root = repo_root()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(module)
+
+
 def default_figures_dir() -> Path:
     """The committed figures: ``figures/`` of the checkout."""
     return repo_root() / "figures"

@@ -51,3 +51,29 @@ def test_the_scanner_catches_a_private_import(tmp_path):
         assert _private_imports(f, None)
     finally:
         f.unlink()
+
+
+def test_the_package_never_imports_the_checkout_folders_directly():
+    """``analysis/`` and ``paper_repro/`` are not installed: a module of driftlab that imports them
+    by name works only when the working directory is the checkout (``driftlab verify --full`` from
+    anywhere else failed with ModuleNotFoundError). They go through driftlab.repro.import_from_checkout."""
+    bad = []
+    for path in sorted((ROOT / "driftlab").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            mods = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                    [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            bad += [f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in mods
+                    if m.split(".")[0] in ("analysis", "paper_repro")]
+    assert not bad, "\n".join(bad)
+
+
+def test_import_from_checkout_works_from_any_directory(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from driftlab.repro import import_from_checkout as f; "
+            "m = f('analysis.training_official'); print(m.run_official.__module__)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "analysis.training_official", (out.stdout, out.stderr)

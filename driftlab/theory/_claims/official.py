@@ -46,7 +46,9 @@ def check_committed_reduced_run(quick: bool, w2_scale: float = 1.0, limit: float
 
 def check_full_protocol(quick: bool, loss_factor: float = 3.0, w2_limit: float = 1.5) -> Outcome:
     """Train the official toy with the full protocol (2000 steps, 2048 / 2048) on both data sets."""
-    from analysis.training_official import run_official
+    from driftlab.repro import import_from_checkout
+
+    run_official = import_from_checkout("analysis.training_official").run_official
 
     steps, batch = (200, 512) if quick else (2000, 2048)
     out = {}
