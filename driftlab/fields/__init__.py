@@ -27,6 +27,7 @@ from driftlab._estimators import (
     unregister_estimator,
 )
 from driftlab.fields._official import official_drift
+from driftlab.fields._conservative import conservative_velocity, kde_score
 from driftlab.fields.batch import DRIFT_METHODS, DriftComponents, batch_drift, batch_mean_shift
 from driftlab.fields.population import (
     POPULATION_METHODS,
@@ -39,6 +40,8 @@ __all__ = [
     "batch_mean_shift",
     "batch_drift",
     "official_drift",
+    "conservative_velocity",
+    "kde_score",
     "DriftComponents",
     "DRIFT_METHODS",
     "DEFAULT_ESTIMATOR",
