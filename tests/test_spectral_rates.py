@@ -215,7 +215,11 @@ def test_bad_input_raises_clear_errors():
 
 def test_spectrum_rows_and_infinite_timescale():
     rows = spectrum(Gaussian(1.0), [1.0, math.sqrt(2), 50.0])
-    assert [r["ratio"] for r in rows][1] == 1.0
+    assert list(rows[0]) == ["k", "rate", "timescale", "rate/peak"], list(rows[0])
+    # the Gaussian's peak rate is 2/e at k* = sqrt(2)/s (closed form): rate/peak is 1 there and
+    # exp(1/2)/2 = lambda(1)/(2/e) at k = 1, with lambda(1) = exp(-1/2); float64 round-off only
+    assert_close(rows[1]["rate/peak"], 1.0, rtol=1e-15, what="rate/peak at k* = sqrt 2")
+    assert_close(rows[0]["rate/peak"], math.exp(-0.5) / (2 / math.e), rtol=1e-15, what="rate/peak at k = 1")
     assert rows[2]["rate"] == 0.0 and rows[2]["timescale"] == math.inf  # underflow -> documented inf
     assert_close(rows[0]["timescale"], math.exp(0.5), rtol=1e-15, what="1/lambda(1)")
 
@@ -368,3 +372,17 @@ def test_generic_peak_search_finds_peaks_far_from_the_length_scale():
         assert_close(lmax, 2 / math.e, rtol=1e-5, what=f"beta={beta} lambda max")
         scan = rate(kern, kstar * np.linspace(0.99, 1.01, 2001), 3)
         assert scan.max() <= lmax * (1 + 1e-9), (scan.max(), lmax)
+
+
+def test_spectrum_rate_over_peak_does_not_depend_on_the_k_requested():
+    # rate/peak divides by the kernel's fastest rate over all k (peak_rate), not by the largest
+    # rate among the requested k: the same k reads the same number whatever else is asked.
+    # Laplace tau = 1, d = 1: lambda(k) = 2k^2/(1+k^2)^2 (closed form), lambda_max = 1/2 at k* = 1,
+    # so rate/peak at k = 3 is 4 * 9 / 100 = 0.36 exactly (up to float64 round-off)
+    kern = Laplace(1.0)
+    alone = spectrum(kern, [3.0])[0]["rate/peak"]
+    with_peak = spectrum(kern, [1.0, 3.0])[1]["rate/peak"]
+    far = spectrum(kern, [3.0, 30.0])[0]["rate/peak"]
+    for got in (alone, with_peak, far):
+        assert_close(got, 0.36, rtol=1e-14, what="Laplace rate/peak at k = 3")
+    assert alone == with_peak == far, (alone, with_peak, far)

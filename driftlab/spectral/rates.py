@@ -200,20 +200,42 @@ def timescale(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> np
 
 
 def spectrum(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> list[dict]:
-    """Rows ``{k, rate, timescale, ratio}`` (ratio = rate / largest rate among the given k).
+    r"""The table behind ``driftlab spectrum``: one row per mode ``k`` (each > 0).
 
-    The table behind ``driftlab spectrum``. ``k`` must be > 0.
+    Parameters
+    ----------
+    kernel : RadialKernel
+        The kernel.
+    k : array_like
+        Wave numbers :math:`|k| > 0`.
+    dim : int
+        Dimension :math:`d \geq 1`.
+    method : {"auto", "closed", "numerical"}
+        How the rate is computed (:func:`rate`).
+
+    Returns
+    -------
+    list of dict
+        Rows ``{"k", "rate", "timescale", "rate/peak"}``: :math:`\lambda(k)`, its relaxation
+        time :math:`1/\lambda(k)` (``inf`` where the rate underflows to 0) and
+        :math:`\lambda(k)/\lambda_{\max}`, the rate over the kernel's fastest rate over all k
+        (:func:`peak_rate`), so that a row reads the same whatever other k are requested.
+        (It replaces the former ``ratio`` column, the rate over the largest rate among the
+        requested k, which changed with the request.)
 
     Examples
     --------
     >>> from driftlab.kernels import Laplace
     >>> from driftlab.spectral import spectrum
-    >>> spectrum(Laplace(1.0), [1.0])[0]["timescale"]
-    2.0
+    >>> spectrum(Laplace(1.0), [1.0])[0]
+    {'k': 1.0, 'rate': 0.5, 'timescale': 2.0, 'rate/peak': 1.0}
     """
     kk = np.atleast_1d(_check_k(k, allow_zero=False)).ravel()
     lam = rate(kernel, kk, dim, method)
-    top = float(np.max(lam)) if lam.size else 0.0
+    _, top = peak_rate(kernel, dim)
+    if not (math.isfinite(top) and top > 0):
+        raise ValueError(f"spectrum: the peak rate of {kernel!r} in d = {dim} is {top!r}; rate/peak needs a "
+                         "finite positive peak")
     rows = []
     for kv, lv in zip(kk, lam):
         lv = float(lv)
@@ -221,7 +243,7 @@ def spectrum(kernel: RadialKernel, k, dim: int = 1, method: str = "auto") -> lis
             "k": float(kv),
             "rate": lv,
             "timescale": (1.0 / lv) if lv > 0 else math.inf,
-            "ratio": (lv / top) if top > 0 else 0.0,
+            "rate/peak": lv / top,
         })
     return rows
 
