@@ -51,7 +51,7 @@ import driftlab
 __all__ = ["FigureScript", "UnknownFigureError", "FigureRunError", "FigureRun", "QUICK_SUBDIR", "RUNTIMES_FILE",
            "discover", "repo_root", "default_figures_dir", "quick_figures_dir", "is_committed_figures_dir",
            "claims_by_figure", "figure_command", "figure_metadata", "annotate_json", "read_runtimes", "run",
-           "summary_table", "GalleryError", "gallery_problems", "committed_verdicts", "render_gallery",
+           "summary_rows", "summary_table", "GalleryError", "gallery_problems", "committed_verdicts", "render_gallery",
            "write_gallery", "run_script"]
 
 #: quick (smoke) runs go to ``figures/<QUICK_SUBDIR>/`` (git-ignored)
@@ -243,23 +243,63 @@ class FigureRun:
         return not self.error
 
 
-def summary_table(runs: list[FigureRun], out_dir: Path | None = None) -> str:
-    """A fixed-width table: figure, status, seconds, files."""
-    rows = [("figure", "status", "seconds", "files")]
+SUMMARY_COLUMNS = ["figure", "status", "seconds", "files", "error"]
+
+
+def summary_rows(runs: list[FigureRun], out_dir: Path | None = None, full: bool = True) -> list[dict]:
+    """One row per figure run: ``figure``, ``status`` (ok / FAILED), ``seconds``, ``files``, ``error``.
+
+    ``full``: seconds unrounded, every file's absolute path and the whole error text (for CSV
+    and JSON); else seconds to 0.1 s, paths relative to ``out_dir`` and the error's first line
+    (for people). ``files`` is a list.
+    """
+    rows = []
     for r in runs:
-        files = ", ".join(str(p.relative_to(out_dir)) if out_dir is not None and p.is_relative_to(out_dir) else str(p)
-                          for p in r.paths) if r.ok else r.error.splitlines()[0][:60]
-        rows.append((r.name, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}", files))
-    w = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}  {d}" for a, b, c, d in rows]
-    lines.insert(1, "-" * max(len(x) for x in lines))
-    n_ok = sum(r.ok for r in runs)
-    lines.append(f"{n_ok}/{len(runs)} figures ok in {sum(r.seconds for r in runs):.1f} s")
-    return "\n".join(lines)
+        if full:
+            files = [str(Path(p).resolve()) for p in r.paths]
+        else:
+            files = [str(p.relative_to(out_dir)) if out_dir is not None and p.is_relative_to(out_dir) else str(p)
+                     for p in r.paths]
+        error = r.error if full else (r.error.splitlines()[0] if r.error else "")
+        rows.append({"figure": r.name, "status": "ok" if r.ok else "FAILED",
+                     "seconds": r.seconds if full else round(r.seconds, 1), "files": files, "error": error})
+    return rows
+
+
+def summary_table(runs: list[FigureRun], out_dir: Path | None = None, fmt: str = "table",
+                  width: int | None = None) -> str:
+    """The run's summary through the command line's one renderer, in ``fmt`` (table, csv, json, markdown).
+
+    Table and markdown: seconds to 0.1 s and paths relative to the output folder (named in the
+    header); CSV and JSON: seconds unrounded and absolute paths (CSV joins a figure's files
+    with ``;``). JSON is ``{"out_dir", "figures": [rows], "ok", "total", "seconds"}``.
+    """
+    from driftlab.cli._render import FORMATS, Report, render
+
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    full = fmt in ("csv", "json")
+    rows = summary_rows(runs, out_dir, full=full)
+    if fmt == "csv":
+        rows = [dict(r, files="; ".join(r["files"])) for r in rows]
+    n_ok, total = sum(r.ok for r in runs), sum(r.seconds for r in runs)
+    header = {"output folder": str(Path(out_dir).resolve()) if out_dir is not None else "(not given)",
+              "units": "seconds of wall-clock time per figure script"}
+    notes = [f"{n_ok}/{len(runs)} figures ok in {total:.1f} s"]
+    failed = [r.name for r in runs if not r.ok]
+    if failed:
+        notes.append("FAILED: " + ", ".join(failed))
+    rep = Report("driftlab repro: figures regenerated", rows,
+                 SUMMARY_COLUMNS if failed or full else SUMMARY_COLUMNS[:-1], header=header, notes=notes,
+                 keep=("figure", "status"),
+                 json={"out_dir": header["output folder"], "figures": rows, "ok": n_ok, "total": len(runs),
+                       "seconds": total})
+    return render(rep, fmt, width)
 
 
 def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool = False,
-        echo: Callable[[str], None] = print) -> dict[str, list[Path]]:
+        echo: Callable[[str], None] = print, fmt: str = "table",
+        summary_echo: Callable[[str], None] | None = None) -> dict[str, list[Path]]:
     """Run the selected figure scripts (all when ``names`` is empty or ``["all"]``).
 
     Parameters
@@ -272,7 +312,12 @@ def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool
     quick : bool
         Smaller sizes (a smoke run); outputs are marked as such.
     echo : callable
-        Progress and the final summary table go here.
+        Progress (and, unless ``summary_echo`` is given, the final summary) goes here.
+    fmt : {"table", "csv", "json", "markdown"}
+        Format of the final summary (:func:`summary_table`).
+    summary_echo : callable, optional
+        Where the final summary goes (default ``echo``), e.g. stdout while progress goes to
+        stderr.
 
     Returns
     -------
@@ -289,7 +334,10 @@ def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool
         One or more scripts raised (after all the others ran and the summary was echoed).
     """
     from driftlab._io import figure_context
+    from driftlab.cli._render import FORMATS
 
+    if fmt not in FORMATS:  # before any figure runs
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
     scripts = discover()
     if not names or list(names) == ["all"]:
         selected = list(scripts)
@@ -340,8 +388,9 @@ def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool
         echo(f"    done in {seconds:.1f} s -> {rel}")
     if runtimes:
         _write_runtimes(out_dir, runtimes)
-    echo("")
-    echo(summary_table(runs, out_dir))
+    if summary_echo is None:
+        echo("")
+    (summary_echo or echo)(summary_table(runs, out_dir, fmt))
     failed = {r.name: r.error for r in runs if not r.ok}
     if failed:
         raise FigureRunError(failed)

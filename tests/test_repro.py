@@ -133,12 +133,79 @@ def test_cli_quick_into_committed_folder_is_a_usage_error(fake):
 
 def test_cli_list_shows_expected_times(fake):
     R.run(["fake-fig"], echo=lambda s: None)
-    r = CliRunner().invoke(main, ["repro", "--list"])
+    r = CliRunner(env={"COLUMNS": "80"}).invoke(main, ["repro", "--list"])
     assert r.exit_code == 0, r.output
+    assert all(len(line) <= 80 for line in r.output.splitlines()), r.output
     row = next(line for line in r.output.splitlines() if line.startswith("fake-fig"))
-    assert " s " in row and row.split()[-4] == "2", row  # time measured, 2 claims
+    assert " s " in row and row.split()[3] == "?" and row.split()[4] == "2", row  # full time measured, 2 claims
     row = next(line for line in r.output.splitlines() if line.startswith("broken-fig"))
-    assert " ? " in row, row
+    assert row.split()[1:3] == ["?", "?"], row
+    r = CliRunner().invoke(main, ["repro", "--list", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    by_name = {row["figure"]: row for row in json.loads(r.stdout)}
+    recorded = json.loads((fake / R.RUNTIMES_FILE).read_text())["figures"]["fake-fig"]["seconds"]
+    assert by_name["fake-fig"]["full"] == recorded and by_name["fake-fig"]["claims"] == 2, by_name
+    assert by_name["broken-fig"]["full"] is None and by_name["broken-fig"]["quick"] is None, by_name
+
+
+def _runs(tmp_path):
+    a = tmp_path / "fake_fig.pdf"
+    return [R.FigureRun("fake-fig", 1.23456789, (a, a.with_suffix(".json"), a.with_suffix(".png"))),
+            R.FigureRun("broken-fig", 0.5, (), "RuntimeError: boom\nsecond line")]
+
+
+def test_summary_json_and_csv_carry_full_values(tmp_path):
+    import csv
+    import io
+
+    runs = _runs(tmp_path)
+    obj = json.loads(R.summary_table(runs, tmp_path, "json"))
+    assert obj["ok"] == 1 and obj["total"] == 2 and obj["seconds"] == 1.23456789 + 0.5, obj
+    first, second = obj["figures"]
+    assert first["seconds"] == 1.23456789, first  # unrounded
+    assert first["files"] == [str(p.resolve()) for p in runs[0].paths], first  # every file, absolute
+    assert second["status"] == "FAILED" and second["error"] == "RuntimeError: boom\nsecond line", second
+    rows = list(csv.DictReader(io.StringIO(R.summary_table(runs, tmp_path, "csv"))))
+    assert [r["figure"] for r in rows] == ["fake-fig", "broken-fig"], rows
+    assert float(rows[0]["seconds"]) == 1.23456789 and rows[0]["files"].split("; ") == first["files"], rows[0]
+    table = R.summary_table(runs, tmp_path, "table", width=80)
+    assert "1.2" in table and "1.23456789" not in table and "fake_fig.pdf" in table, table
+    assert str(tmp_path.resolve()) in table and "1/2 figures ok" in table and "FAILED: broken-fig" in table, table
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    md = R.summary_table(runs, tmp_path, "markdown")
+    assert "| figure |" in md and "| fake-fig | ok |" in md, md
+    with pytest.raises(ValueError, match="fmt must be one of"):
+        R.summary_table(runs, tmp_path, "yaml")
+
+
+def test_run_refuses_an_unknown_format_before_running(fake):
+    with pytest.raises(ValueError, match="fmt must be one of"):
+        R.run(["fake-fig"], echo=lambda s: None, fmt="yaml")
+    assert not (fake / "fake_fig.pdf").exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_cli_machine_formats_keep_progress_off_stdout(fake, fmt):
+    r = CliRunner().invoke(main, ["repro", "fake-fig", "--format", fmt])
+    assert r.exit_code == 0, r.output
+    assert "[1/1] fake-fig" in r.stderr and "[1/1]" not in r.stdout, (r.stdout, r.stderr)
+    if fmt == "json":
+        obj = json.loads(r.stdout)
+        assert obj["ok"] == 1 and obj["figures"][0]["files"][0].endswith("fake_fig.pdf"), obj
+    else:
+        assert r.stdout.splitlines()[0] == "figure,status,seconds,files,error", r.stdout
+
+
+def test_cli_table_and_markdown_formats(fake):
+    r = CliRunner(env={"COLUMNS": "80"}).invoke(main, ["repro", "fake-fig"])
+    assert r.exit_code == 0 and "[1/1] fake-fig" in r.stdout and "1/1 figures ok" in r.stdout, r.output
+    r = CliRunner().invoke(main, ["repro", "fake-fig", "--format", "markdown"])
+    assert r.exit_code == 0 and "| fake-fig | ok |" in r.stdout and "[1/1]" not in r.stdout, r.output
+
+
+def test_cli_gallery_takes_no_format(fake):
+    r = CliRunner().invoke(main, ["repro", "--gallery", "--format", "json"])
+    assert r.exit_code == 2 and "--format is ignored by --gallery" in r.output, r.output
 
 
 def test_script_names_must_match_their_files(tmp_path):

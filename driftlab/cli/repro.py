@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from driftlab.cli._errors import prepare_out_dir, refuse_unused
+from driftlab.cli._render import FORMATS, Report, format_option, render
 
 
 def _fmt_seconds(rec: dict | None) -> str:
@@ -14,6 +15,28 @@ def _fmt_seconds(rec: dict | None) -> str:
         return "?"
     s = float(rec["seconds"])
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def _list_report(fmt: str) -> Report:
+    """``--list``: every figure with its expected full and quick time and its number of claims."""
+    from driftlab import repro as R
+
+    full, smoke = R.read_runtimes(), R.read_runtimes(R.quick_figures_dir())
+    cites = R.claims_by_figure()
+    people = fmt in ("table", "markdown")
+    rows = []
+    for name, script in R.discover().items():
+        f, q = full.get(name), smoke.get(name)
+        rows.append({"figure": name,
+                     "full": _fmt_seconds(f) if people else (float(f["seconds"]) if f else None),
+                     "quick": _fmt_seconds(q) if people else (float(q["seconds"]) if q else None),
+                     "claims": len(cites.get(name, [])), "title": script.title})
+    return Report(f"driftlab repro --list: {len(rows)} figures", rows, ["figure", "full", "quick", "claims", "title"],
+                  header={"times": "wall-clock time of the last run recorded in figures/runtimes.json (full) and "
+                                   "figures/quick/runtimes.json (--quick); " +
+                                   ("? = not measured here yet" if people else "null = not measured here yet"),
+                          "units": "seconds" if not people else "s = seconds, min = minutes"},
+                  keep=("figure",))
 
 
 @click.command()
@@ -29,14 +52,17 @@ def _fmt_seconds(rec: dict | None) -> str:
               help="Write docs/gallery.md (every figure's PNG, claims with the verdicts of docs/claims.md, command, "
                    "runtime) from the committed files and exit; fails when a figure has no claim or a claim names "
                    "a figure that does not exist.")
+@format_option(FORMATS, help="Format of the final summary (and of --list): an aligned table, CSV or JSON in full "
+                              "precision (seconds unrounded, absolute file paths), or markdown. With csv or json "
+                              "the progress lines go to stderr, so stdout holds the summary alone.")
 @click.pass_context
 def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path | None, list_only: bool,
-          gallery: bool) -> None:
+          gallery: bool, fmt: str) -> None:
     """Regenerate figures NAMES (default: all) on built-in defaults.
 
     Each figure's PDF metadata and JSON name the claims it shows and the command that
     regenerates it; a PNG is saved beside each PDF; runtimes go to runtimes.json in the output
-    folder. A run ends with a summary table.
+    folder. A run ends with a summary (--format table, csv, json or markdown).
 
     A bad NAME, or --quick into the committed figures/ folder, is a usage error (exit 2); an
     --out folder that cannot be written, or a figure script that fails, is an error (exit 1;
@@ -47,7 +73,7 @@ def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path
     if gallery:
         if names:
             raise click.UsageError(f"--gallery takes no figure NAMES (got {' '.join(names)})")
-        refuse_unused(ctx, ["quick", "out_dir", "list_only"], "by --gallery")
+        refuse_unused(ctx, ["quick", "out_dir", "list_only", "fmt"], "by --gallery")
         try:
             path = R.write_gallery()
         except R.GalleryError as exc:
@@ -58,14 +84,7 @@ def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path
         if names:
             raise click.UsageError(f"--list takes no figure NAMES (got {' '.join(names)})")
         refuse_unused(ctx, ["quick", "out_dir"], "by --list")
-        full, smoke = R.read_runtimes(), R.read_runtimes(R.quick_figures_dir())
-        cites = R.claims_by_figure()
-        click.echo(f"{'figure':28s} {'full':>9s} {'quick':>7s} {'claims':>6s}  title")
-        for name, script in R.discover().items():
-            click.echo(f"{name:28s} {_fmt_seconds(full.get(name)):>9s} {_fmt_seconds(smoke.get(name)):>7s} "
-                       f"{len(cites.get(name, [])):>6d}  {script.title}")
-        click.echo("(times: the last run recorded in figures/runtimes.json, and in figures/quick/ for --quick; "
-                   "? = not measured here yet)")
+        click.echo(render(_list_report(fmt), fmt))
         return
     scripts = R.discover()
     unknown = [n for n in names if n not in scripts and list(names) != ["all"]]
@@ -78,6 +97,10 @@ def repro(ctx: click.Context, names: tuple[str, ...], quick: bool, out_dir: Path
     target = out_dir if out_dir is not None else (R.quick_figures_dir() if quick else R.default_figures_dir())
     target = prepare_out_dir(target, "--out")
     try:
-        R.run(list(names), out_dir=target, quick=quick, echo=click.echo)
+        if fmt == "table":
+            R.run(list(names), out_dir=target, quick=quick, echo=click.echo)
+        else:  # stdout holds the summary alone
+            R.run(list(names), out_dir=target, quick=quick, echo=lambda s: click.echo(s, err=True), fmt=fmt,
+                  summary_echo=click.echo)
     except R.FigureRunError as exc:
         raise click.ClickException(str(exc)) from None
