@@ -251,3 +251,35 @@ def test_committed_summary_is_consistent_with_its_runs():
     runs = [json.loads(p.read_text()) for p in sorted((RESULTS / "runs").glob("*.json"))]
     got = json.loads(path.read_text())
     assert got["fits"] == json.loads(json.dumps(summary(runs)["fits"]))
+
+
+# ----- the ledger family: mutation tests --------------------------------------------------
+def test_mutation_finite_particle_identity():
+    from driftlab.theory._claims import finite_particle as FP
+
+    assert FP.check_velocity_identity(True).verdict == "verified"
+    # dividing the mean-shift difference by h instead of h^2: off by a factor h = 0.7
+    assert FP.check_velocity_identity(True, h_power=1.0).verdict == "refuted"
+
+
+def test_mutation_finite_particle_rates():
+    from analysis.finite_particle_rate import RESULTS
+    from driftlab.theory._claims import finite_particle as FP
+
+    if not (RESULTS / "summary.json").exists():
+        pytest.skip("no committed sweep")
+    assert FP.check_rate_sweep(True).verdict == "verified"
+    # a claimed N^(-1/2) rate in every d (the parametric rate) is slower than nothing measured: refuted
+    assert FP.check_rate_sweep(True, exponent=lambda d: -0.5).verdict == "refuted"
+    # d = 5 (pre-asymptotic, slope -0.081 +- 0.003): refuted against -1/9, verified against a claimed -1/20
+    assert FP.check_rate_sweep(True, dims=(5,)).verdict == "refuted"
+    assert FP.check_rate_sweep(True, dims=(5,), exponent=lambda d: -0.05).verdict == "verified"
+
+
+def test_judge_turns_on_a_slower_decay():
+    from driftlab.theory._claims import finite_particle as FP
+
+    fits = {"1": {"slope": -0.25, "slope_se": 0.01}, "2": {"slope": -0.17, "slope_se": 0.01}}
+    assert FP._judge(fits, FP._fp_exponent).verdict == "verified"  # -0.25 < -0.2; -0.17 within 2 se of -1/6
+    fits["2"]["slope"] = -0.12  # slower than -1/6 by 4.7 se
+    assert FP._judge(fits, FP._fp_exponent).verdict == "refuted"

@@ -37,6 +37,7 @@ from driftlab.theory._claims import (
     algorithm2,
     conservativity,
     estimators,
+    finite_particle,
     gaussian,
     laplace,
     official,
@@ -59,7 +60,7 @@ __all__ = ["Outcome", "Claim", "Evidence", "ClaimResult", "CLAIMS", "FAMILY_MODU
 
 #: the per-family check modules, in ledger order
 FAMILY_MODULES = (gaussian, laplace, conservativity, algorithm2, estimators, official, spectral, variational,
-                  spacetime)
+                  spacetime, finite_particle)
 
 CLAIMS: list[Claim] = [c for mod in FAMILY_MODULES for c in mod.CLAIMS]
 
@@ -73,6 +74,7 @@ PAPERS = {
     "[KG]": "Esteban-Casadevall et al. 2026 (kernel-gradient drifting)",
     "[S]": "Karczewski et al. 2025, spacetime geometry of diffusion models (arXiv:2505.17517)",
     "[ABC]": "the [ABC] bias correction of self-normalised estimators",
+    "[FP]": "Balasubramanian 2026, finite-particle rates of conservative drifting (arXiv:2605.22795)",
 }
 
 
