@@ -62,7 +62,7 @@ QUICK_GRID = {1: (64, 128, 256, 512, 1024)}
 QUICK_SEEDS = (0, 1, 2, 3)
 
 __all__ = ["bandwidth", "target_smoothed_score", "run_one", "sweep", "summarize_runs", "euler_check",
-           "rate_exponent", "summary", "QUANTITIES", "GRID", "SEEDS", "QUICK_GRID", "QUICK_SEEDS", "T_END", "DT_FACTOR", "RESULTS"]
+           "rate_exponent", "summary", "load_runs", "QUANTITIES", "GRID", "SEEDS", "QUICK_GRID", "QUICK_SEEDS", "T_END", "DT_FACTOR", "RESULTS"]
 
 
 def rate_exponent(d: int) -> float:
@@ -198,24 +198,33 @@ def euler_check(folder: Path | None = RESULTS, cases=((1, 1024), (2, 1024))) -> 
     return res
 
 
+def load_runs(folder: Path = RESULTS) -> list[dict]:
+    """The finished run files of ``folder`` (read only; raises if there are none)."""
+    import json
+
+    paths = sorted((Path(folder) / "runs").glob("*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no run files in {Path(folder) / 'runs'}: run "
+                                "`OMP_NUM_THREADS=1 python -m analysis.finite_particle_rate run` first")
+    return [json.loads(p.read_text()) for p in paths]
+
+
 def main(argv=None) -> None:
     import json
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=("run", "summarize", "euler"))
     a = ap.parse_args(argv)
-    if a.action == "run":
-        sweep()
-    elif a.action == "euler":
+    if a.action == "euler":
         print(json.dumps(euler_check(), indent=1))
-    recs = sweep() if a.action != "euler" else None
-    if recs is not None:
-        s = summary(recs)
-        write_json(RESULTS / "summary.json", s)
-        for q, fits in s["fits"].items():
-            for d, f in fits.items():
-                print(f"{q:18s} d={d}: slope {f['slope']:+.4f} +- {f['slope_se']:.4f}  "
-                      f"bound {f['bound_exponent']:+.4f}  {f['verdict']}")
+        return
+    recs = sweep() if a.action == "run" else load_runs()
+    s = summary(recs)
+    write_json(RESULTS / "summary.json", s)
+    for q, fits in s["fits"].items():
+        for d, f in fits.items():
+            print(f"{q:18s} d={d}: slope {f['slope']:+.4f} +- {f['slope_se']:.4f}  "
+                  f"bound {f['bound_exponent']:+.4f}  {f['verdict']}")
 
 
 if __name__ == "__main__":

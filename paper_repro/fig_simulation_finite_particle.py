@@ -13,7 +13,6 @@ Full mode re-plots the committed sweep (``analysis/results/finite_particle_rate/
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +30,7 @@ def _records(quick: bool):
     F = import_from_checkout("analysis.finite_particle_rate")
     if quick:
         return F, F.sweep(F.QUICK_GRID, F.QUICK_SEEDS, folder=None)
-    runs = sorted((F.RESULTS / "runs").glob("*.json"))
-    if not runs:
-        raise FileNotFoundError(f"no committed runs in {F.RESULTS / 'runs'}: run "
-                                "`OMP_NUM_THREADS=1 python -m analysis.finite_particle_rate run` first")
-    return F, [json.loads(p.read_text()) for p in runs]
+    return F, F.load_runs(F.RESULTS)
 
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:

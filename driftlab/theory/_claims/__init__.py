@@ -9,6 +9,7 @@
 * :mod:`.spectral`: [T]'s spectral analysis (rates, bottleneck, annealing, particles, Landau);
 * :mod:`.variational`: [T]'s stop-gradient / JKO reading and the Sinkhorn drift;
 * :mod:`.spacetime`: [S]'s hyperbolic closed form, 1-D toy and PF-ODE paths.
+* :mod:`.finite_particle`: [FP]'s conservative KDE-gradient velocity and its finite-particle rate.
 
 Every module defines ``CLAIMS`` (a list of :class:`Claim`) and module-level check functions
 that take the perturbations their mutation tests use.

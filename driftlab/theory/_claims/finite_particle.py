@@ -135,8 +135,8 @@ CLAIMS: list[Claim] = [
           "the detail says per d whether the exponent is attained or beaten", check_rate_sweep, tier="default",
           figures=_FIG, evidence=Evidence(_SUMMARY, _SHA, _SWEEP_CMD, keys=("fits",))),
     Claim("fp.rate.d5", "finite-particle", "[FP]",
-          "... and at d = 5 over N = 2^8 ... 2^12 (same set-up) the residual velocity decays at least like "
-          "N^(-1/9)",
+          "Finite-particle rate of Balasubramanian 2026 at d = 5, N = 2^8 ... 2^12 (the set-up of fp.rate.sweep): "
+          "the residual velocity decays at least like N^(-1/9)",
           "fitted slope <= -1/9 + 2 s.e.",
           "as for d = 1, 2, 3; here the bandwidth N^(-1/9) is still 0.54 ... 0.40", partial(check_rate_sweep, dims=(5,)),
           expected="refuted", tier="default", figures=_FIG, evidence=Evidence(_SUMMARY, _SHA, _SWEEP_CMD, keys=("fits",)),
