@@ -35,7 +35,7 @@ KERNELS = {
 
 @dataclass(frozen=True)
 class EngineBackend:
-    engine: str  # dense | torch | sdpa
+    engine: str  # dense | torch | sdpa | numba
     device: str
     dtype: str
 
@@ -50,7 +50,8 @@ class EngineBackend:
 
 _EB = [EngineBackend("dense", "numpy", "float64"), EngineBackend("dense", "numpy", "float32"),
        EngineBackend("torch", "cpu", "float64"), EngineBackend("torch", "cpu", "float32"),
-       EngineBackend("sdpa", "cpu", "float64"), EngineBackend("sdpa", "cpu", "float32")]
+       EngineBackend("sdpa", "cpu", "float64"), EngineBackend("sdpa", "cpu", "float32"),
+       EngineBackend("numba", "cpu", "float64"), EngineBackend("numba", "cpu", "float32")]
 # (no sdpa-cuda-float64: the fused CUDA attention kernels have no float64; tested to raise below)
 _EB_GPU = [EngineBackend("torch", "cuda", "float64"), EngineBackend("torch", "cuda", "float32"),
            EngineBackend("sdpa", "cuda", "float32")]
@@ -108,6 +109,13 @@ def test_backends_agree_with_dense_reference(engine_backend, kname, d):
     kern = KERNELS[kname]
     if engine_backend.engine == "sdpa" and kname != "gaussian":
         pytest.skip("sdpa is Gaussian-only (tested to raise below)")
+    if engine_backend.engine == "numba":
+        from driftlab.engine._numba import numba_importable
+
+        if not numba_importable():
+            pytest.skip("numba is not installed")
+        if kname not in ("gaussian", "laplace"):
+            pytest.skip("numba: Gaussian and exponential profiles only (tests/test_engine_numba.py)")
     x, y = _data(7 + d, 150, 230, d, offset=5.0)  # offset: centring must absorb it
     ref_log_total, ref_shift = _oracle_sums(kname, x, y)  # every backend, dense included, vs written-out sums
     kw = dict(tile_rows=37, tile_cols=61) if engine_backend.engine == "torch" else {}
@@ -277,7 +285,9 @@ def test_bad_input_and_selection():
         kernel_sums(np.zeros((3000, 1)), np.zeros((3000, 1)), Gaussian(1.0), backend="dense")
     small, big = np.zeros((10, 2)), np.zeros((2 * AUTO_DENSE_PAIRS, 2))
     assert select_backend(small, small, Gaussian(1.0)) == "dense"
-    assert select_backend(small, big, Gaussian(1.0)) == "torch"
+    from driftlab.engine._numba import numba_importable
+
+    assert select_backend(small, big, Gaussian(1.0)) == ("numba" if numba_importable() else "torch")
 
 
 TRITON_SCRIPT = textwrap.dedent("""

@@ -43,7 +43,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 ENGINE_DIR = Path(E.__file__).resolve().parent
-BUILTIN = ("dense", "torch", "compiled", "sdpa", "triton")
+BUILTIN = ("dense", "torch", "compiled", "sdpa", "triton", "numba")
 
 
 # ----- registry contents ------------------------------------------------------------------
@@ -186,8 +186,14 @@ def test_toy_backend_auto_rank_availability_and_removal(toy):
 
 # ----- the automatic choice ----------------------------------------------------------------
 
-def _documented_rule(n, m, d, kernel, cuda, float32, need_log_total, mask_self, period, wrap, images, triton):
-    """select_backend's rule as documented (and as it was coded before the registry)."""
+def _documented_rule(n, m, d, kernel, cuda, float32, need_log_total, mask_self, period, wrap, images, triton,
+                     numba=None):
+    """select_backend's rule as documented (and as it was coded before the registry); ``numba``:
+    whether the numba backend is installed (None: as here)."""
+    if numba is None:
+        from driftlab.engine._numba import numba_importable
+
+        numba = numba_importable()
     imgs = (2 * images + 1) ** d if (period is not None and wrap == "lattice") else 1
     gaussian = isinstance(kernel, Gaussian)
     min_image = period is not None and wrap == "minimum_image"
@@ -198,6 +204,9 @@ def _documented_rule(n, m, d, kernel, cuda, float32, need_log_total, mask_self, 
         if triton and float32 and not min_image and triton_kernel:
             return "triton"
         return "sdpa" if sdpa_ok else "torch"
+    numba_kernel = isinstance(kernel, (Gaussian, Laplace)) or (isinstance(kernel, Matern) and kernel.nu == 0.5)
+    if numba and numba_kernel and not min_image and n * m * imgs > AUTO_DENSE_PAIRS:
+        return "numba"
     if sdpa_ok and n * m * imgs > AUTO_DENSE_PAIRS:
         return "sdpa"
     return "dense" if n * m * imgs <= AUTO_DENSE_PAIRS else "torch"
@@ -239,8 +248,18 @@ CPU_TABLE = [
 ]
 
 
+# with numba installed, the fused numba loop takes the Gaussian and Laplace rows above the
+# dense sizes (not the minimum-image torus, which it declines)
+CPU_TABLE_NUMBA = {(257, 256, 2, "gaussian", 0, False, False): "numba", (257, 256, 2, "gaussian", 0, True, False): "numba",
+                   (257, 256, 2, "laplace", 0, False, False): "numba", (100, 100, 2, "gaussian", 1, False, False): "numba"}
+
+
 @pytest.mark.parametrize(("case", "want"), CPU_TABLE)
 def test_auto_choice_table_on_the_cpu(case, want):
+    from driftlab.engine._numba import numba_importable
+
+    if numba_importable():
+        want = CPU_TABLE_NUMBA.get(case, want)
     n, m, d, kname, geo, nl, ms = case
     per, wrap, im = GEOMETRIES[geo]
     got = select_backend(np.zeros((n, d)), np.zeros((m, d)), KERNELS[kname], need_log_total=nl, mask_self=ms,
@@ -410,6 +429,9 @@ def test_trusted_entry_is_keyword_only_and_still_refuses_what_a_backend_cannot_d
     big = np.random.default_rng(0).normal(size=(300, 2))
     out = kernel_sums_trusted(big, big + 0.5, Gaussian(1.0), need_log_total=False)
     ref = kernel_sums(big, big + 0.5, Gaussian(1.0), backend="dense")
-    assert out.log_total is None  # sdpa (above 2^16 pairs on the CPU)
-    # fused attention in float64 on centred data: round-off ~1e-15 on O(1) shifts
-    assert_close(out.shift, ref.shift, atol=1e-12, what="auto (sdpa) shift vs dense")
+    from driftlab.engine._numba import numba_importable
+
+    # sdpa above 2^16 pairs on the CPU; the numba loop (with normaliser) ranks above it when installed
+    assert (out.log_total is None) == (not numba_importable())
+    # fused attention / the fused loop in float64 on centred data: round-off ~1e-15 on O(1) shifts
+    assert_close(out.shift, ref.shift, atol=1e-12, what="auto (sdpa or numba) shift vs dense")

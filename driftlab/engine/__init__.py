@@ -22,7 +22,7 @@ instance. Never forms the n x m matrix outside the dense reference. See
 """
 
 # the built-in backends, in the order of BACKENDS; each module registers its backend
-from driftlab.engine import _dense, _torch, _compiled, _sdpa, _triton_backend  # noqa: F401, I001
+from driftlab.engine import _dense, _torch, _compiled, _sdpa, _triton_backend, _numba  # noqa: F401, I001
 from driftlab.engine._registry import Backend, SumsCall, get_backend, register, registered, unregister
 from driftlab.engine.api import (
     AUTO_DENSE_PAIRS,
