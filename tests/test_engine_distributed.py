@@ -20,14 +20,12 @@ any one reference moves some row's log Z by >= 0.018 on these sets).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
+
+from gloo_ranks import launch_ranks
 
 torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
@@ -164,21 +162,7 @@ def _launch(tmp_path, world):
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    procs = [subprocess.Popen([sys.executable, str(script), str(r), str(world), str(tmp_path)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for r in range(world)]
-    t0 = time.monotonic()
-    logs = []
-    try:
-        for p in procs:
-            left = max(1.0, LAUNCH_TIMEOUT_S - (time.monotonic() - t0))
-            out, _ = p.communicate(timeout=left)
-            logs.append(out.decode(errors="replace"))
-    except subprocess.TimeoutExpired:
-        for p in procs:
-            p.kill()
-        pytest.fail(f"{world} ranks did not finish within {LAUNCH_TIMEOUT_S} s (a hang)")
-    codes = [p.returncode for p in procs]
+    codes, logs = launch_ranks(script, world, tmp_path, timeout=LAUNCH_TIMEOUT_S)
     expected = [0] * (world - 1) + [3]
     assert codes == expected, f"exit codes {codes}, expected {expected}; logs:\n" + "\n---\n".join(logs)
     return data, cases, [np.load(tmp_path / f"rank{r}.npz") for r in range(world)], \

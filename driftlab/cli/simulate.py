@@ -1,4 +1,12 @@
-"""``driftlab simulate``: run (or resume) a particle simulation of the drifting dynamics."""
+"""``driftlab simulate``: run (or resume) a particle simulation of the drifting dynamics.
+
+Under ``torchrun`` (``WORLD_SIZE`` and ``RANK`` set) the command initialises the process group
+itself (gloo on the CPU, NCCL on CUDA; :func:`driftlab.simulation.init_from_env`) and runs the
+distributed simulator: every rank builds the same problem and advances its slice of the
+particles; rank 0 alone creates ``--out``, writes the files and prints the progress bar and the
+summary. An error stops every rank; each prints one line (the ranks that did not fail only when
+rank 0 cannot report it), and the exit status is 1.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +14,15 @@ from pathlib import Path
 
 import click
 
-from driftlab.cli._errors import (FiniteFloat, NumberList, check_device, check_finite, prepare_out_dir,
-                                  refuse_unused, usage_errors)
+from driftlab.cli._errors import (
+    FiniteFloat,
+    NumberList,
+    check_device,
+    check_finite,
+    prepare_out_dir,
+    refuse_unused,
+    usage_errors,
+)
 from driftlab.cli._render import Report, describe_kernel, format_option, render, scale_option
 from driftlab.engine import BACKENDS
 from driftlab.simulation.integrators import INTEGRATORS
@@ -68,6 +83,12 @@ _POSITIVE = FiniteFloat(min=0.0, min_open=True)
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="continue from OUT/checkpoint.npz if present (same parameters; --steps may grow); "
                    "--no-resume starts over, replacing it")
+@click.option("--reference-mode", type=click.Choice(["all_gather", "ring"]), default="all_gather",
+              show_default=True,
+              help="under torchrun: how each rank sums over the other ranks' particles (all_gather: receive "
+                   "them all; ring: pass the blocks round the ranks, memory O(N/R) per rank)")
+@click.option("--dist-timeout", type=_POSITIVE, default=300.0, show_default=True,
+              help="under torchrun: seconds a rank waits for a peer before it fails (no hang when a rank dies)")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="a progress bar on stderr; the final summary is printed either way")
 @format_option(help="Format of the final summary: table (two key=value lines under a header), csv, json or "
@@ -75,13 +96,71 @@ _POSITIVE = FiniteFloat(min=0.0, min_open=True)
 @click.pass_context
 def simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, duration, step, steps, integrator,
              mode, eps, layout, period, wrap, dtype, device, backend, threads, seed, observe_every, checkpoint_every,
-             out, resume, progress, fmt):
+             reference_mode, dist_timeout, out, resume, progress, fmt):
     """Move N particles along the drift toward M target samples and record observables.
 
     Example: driftlab simulate --kernel laplace --scale 0.05 --mode 3 --steps 40 --out runs/lap
+
+    Distributed (R processes, each a slice of the particles; files and output from rank 0):
+    torchrun --standalone --nproc_per_node=R -m driftlab simulate ... --out DIR
     """
+    from driftlab.simulation.distributed import launched_by_torchrun
+
+    if not launched_by_torchrun():
+        refuse_unused(ctx, ["reference_mode", "dist_timeout"], "outside torchrun (they apply to a distributed run; "
+                                                                "WORLD_SIZE and RANK are not set)")
+        return _simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, duration, step, steps,
+                         integrator, mode, eps, layout, period, wrap, dtype, device, backend, threads, seed,
+                         observe_every, checkpoint_every, None, out, resume, progress, fmt)
+    _simulate_distributed(ctx, dist_timeout, device, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1,
+                          duration, step, steps, integrator, mode, eps, layout, period, wrap, dtype, device, backend,
+                          threads, seed, observe_every, checkpoint_every, reference_mode, out, resume, progress, fmt)
+
+
+def _simulate_distributed(ctx, timeout, device, *args):
+    """The command as one rank of a torchrun launch: the group set up and torn down here, one line per failure."""
+    import torch.distributed as dist
+
+    from driftlab.simulation import DistributedRunError, init_from_env
+
+    check_device(device)
+    try:
+        created = init_from_env(device, timeout)
+    except Exception as exc:  # noqa: BLE001 - no group, no peers to tell: one line and exit 1
+        raise click.ClickException(f"cannot start the distributed run: {type(exc).__name__}: {exc}") from None
+    rank = dist.get_rank()
+    try:
+        _simulate(ctx, *args)
+    except DistributedRunError as exc:  # another rank failed: rank 0 reports it, the others exit quietly
+        if rank == 0:
+            raise click.ClickException(str(exc)) from None
+        ctx.exit(1)
+    except click.exceptions.Exit:
+        raise
+    except click.ClickException as exc:  # the same on every rank (usage) or rank 0's own (its --out folder)
+        if rank == 0:
+            raise
+        ctx.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - this rank's own failure, or a peer that died or timed out
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise click.ClickException(f"rank {rank} of {dist.get_world_size()}: {type(exc).__name__}: {first}") \
+            from None
+    finally:
+        if created and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, duration, step, steps, integrator,
+              mode, eps, layout, period, wrap, dtype, device, backend, threads, seed, observe_every, checkpoint_every,
+              reference_mode, out, resume, progress, fmt):
+    """The command's work; ``reference_mode`` None: one process, else the distributed run of this rank."""
     from driftlab._io import RunFolderError
-    from driftlab.simulation import SimulationConfig, gmm_problem, run_simulation, torus_mode_problem
+    from driftlab.simulation import (
+        SimulationConfig,
+        gmm_problem,
+        run_simulation,
+        torus_mode_problem,
+    )
 
     # options the chosen problem or schedule would ignore are refused, not silently dropped
     if problem == "gmm":
@@ -114,13 +193,26 @@ def simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, 
                                observe_every=observe_every, modes=modes, checkpoint_every=checkpoint_every,
                                num_threads=threads)
         cfg.validate(dim)
-    out = prepare_out_dir(out, "--out")  # a file there, or no permission: fail now, not after the run
+    distributed = {} if reference_mode is None else {"distributed": True, "reference_mode": reference_mode}
+    if reference_mode is None:
+        out = prepare_out_dir(out, "--out")  # a file there, or no permission: fail now, not after the run
+        root = True
+    else:  # rank 0 alone creates the folder; its failure reaches every rank
+        from driftlab.simulation.distributed import run_on_root
+
+        out = Path(run_on_root(lambda: str(prepare_out_dir(out, "--out")), where="creating --out"))
+        import torch.distributed as dist
+
+        root = dist.get_rank() == 0
     try:
         res = run_simulation(cfg, x, y, out_dir=out, resume=resume, progress=progress,
                              run_params={"problem": problem, "n": n, "m": m, "dim": dim,
-                                         **({"eps": eps, "layout": layout} if problem == "torus-mode" else {})})
+                                         **({"eps": eps, "layout": layout} if problem == "torus-mode" else {})},
+                             **distributed)
     except RunFolderError as exc:  # the --out folder: busy, another run's, or an unreadable checkpoint
         raise click.ClickException(exc.cli_message(_FLAGS)) from exc
+    if not root:
+        return
     last = res.records[-1]
     check_finite(last, what=f"simulate (observables in {out})", ident=["step"])
     summary = {**last, "backend": res.info["backend"], "resumed_from": res.info["resumed_from"], "out": str(out)}

@@ -36,6 +36,7 @@ deterministic, ends with bit-identical particles and observables.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -204,9 +205,14 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 class _Dynamics:
-    """The drift toward the fixed target and the domain (R^d, or the torus with its wrap)."""
+    """The drift toward the fixed target and the domain (R^d, or the torus with its wrap).
 
-    def __init__(self, config: SimulationConfig, y0: np.ndarray, n: int, d: int):
+    With ``ranks`` (a :class:`driftlab.simulation.distributed.Ranks`) the positions are this
+    rank's block and the sums are the engine's distributed sums: the target replicated on every
+    rank, the particles reaching the others by ``reference_mode``."""
+
+    def __init__(self, config: SimulationConfig, y0: np.ndarray, n: int, d: int, ranks: Any = None,
+                 reference_mode: str = "all_gather"):
         torch = B.torch()
         self.config = config
         self.period = config.period
@@ -226,6 +232,19 @@ class _Dynamics:
         from driftlab.engine import kernel_sums_trusted  # lazy: importing the simulator stays light
 
         self._sums = kernel_sums_trusted
+        self.ranks, self.reference_mode = ranks, reference_mode
+        self.backend_particles = backend
+        if ranks is not None:
+            from driftlab.engine import distributed_kernel_sums
+
+            self._distributed_sums = distributed_kernel_sums
+            if config.backend == "auto" and reference_mode == "ring":  # the ring merges through normalisers
+                from driftlab.engine import select_backend
+
+                probe = torch.zeros((n, d), dtype=self.dtype, device=self.device)
+                self.backend_particles = select_backend(probe, probe, config.make_kernel(), need_log_total=True,
+                                                        period=self.period, wrap=self.wrap_mode,
+                                                        images=config.images)
 
     def positions(self, points: np.ndarray):
         """``points`` (float64 numpy) as a tensor of the run, mapped into the domain."""
@@ -237,10 +256,22 @@ class _Dynamics:
         """:math:`V(x; s(t)) = \\hat m_{p_M}(x) - \\hat m_{q_N}(x)`, both through the engine."""
         cfg = self.config
         kern = cfg.make_kernel(float(self.schedule.bandwidth(t)))
+        if self.ranks is not None:
+            return self._distributed_field(x, kern)
         common = dict(period=self.period, wrap=self.wrap_mode, images=cfg.images, backend=self.backend,
                       need_log_total=False, num_threads=cfg.num_threads)
         _, sp = self._sums(x, self.y, kern, **common)
         _, sq = self._sums(x, x, kern, **common)
+        return sp - sq
+
+    def _distributed_field(self, x, kern):
+        """The field at this rank's block ``x``: two collective sums (target replicated; the
+        particles over themselves, own pair kept as in one process)."""
+        common = dict(period=self.period, wrap=self.wrap_mode, images=self.config.images,
+                      num_threads=self.config.num_threads, group=self.ranks.group)
+        _, sp = self._distributed_sums(x, self.y, kern, references="replicated", backend=self.backend, **common)
+        _, sq = self._distributed_sums(x, None, kern, references=self.reference_mode,
+                                       backend=self.backend_particles, **common)
         return sp - sq
 
     def wrap(self, x):
@@ -290,31 +321,66 @@ def _progress_bar(config: SimulationConfig, start: int, progress: bool):
     return tqdm(total=config.n_steps, initial=start, disable=not progress, desc="simulate", unit="step")
 
 
+class _OneProcess:
+    """One process seen as a group of one rank: the no-op counterpart of
+    :class:`driftlab.simulation.distributed.Ranks` (observations here, nothing to gather, errors
+    propagate as they are)."""
+
+    is_root = True
+    world = 1
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def observe(self, observer: _Observer, step: int, x, v, stop_when: Callable[[dict], bool] | None):
+        record = observer(step, x, v)
+        return record, stop_when is not None and bool(stop_when(record))
+
+    def gather(self, block):
+        return block
+
+    def all_rows(self, block):
+        return block
+
+    def guarded(self, where: str):
+        return contextlib.nullcontext()
+
+
 def _advance(state: SimulationState, dynamics: _Dynamics, integrator: Integrator, observe: _Observer,
-             config: SimulationConfig, save: Callable[[SimulationState], None], *, progress: bool,
+             config: SimulationConfig, save: Callable[[SimulationState, Any], None], ranks: Any, *, progress: bool,
              on_step: Callable[[int, Any], None] | None, stop_when: Callable[[dict], bool] | None) -> int | None:
-    """Step ``state`` to ``config.n_steps`` (observing, checkpointing); the step a stop fired at, or None."""
-    bar = _progress_bar(config, state.step, progress)
+    """Step ``state`` to ``config.n_steps`` (observing, checkpointing); the step a stop fired at, or None.
+
+    ``ranks`` is :class:`_OneProcess` or a :class:`~driftlab.simulation.distributed.Ranks`; in the
+    latter the collective calls (field, observation, gather) come in the same order on every
+    rank, and what a rank does alone (progress bar, ``on_step``, rank 0's checkpoint) runs in a
+    guarded region after them."""
+    bar = _progress_bar(config, state.step, progress and ranks.is_root)
     eta = config.step
     stopped = None
     for step in range(state.step, config.n_steps):
         t = state.time
         v = dynamics.field(state.particles, t)
         if step % config.observe_every == 0:
-            state.records.append(observe(step, state.particles, v))
+            record, stop = ranks.observe(observe, step, state.particles, v, stop_when)
+            state.records.append(record)
             if bar is not None:
-                bar.set_postfix(ev2=f"{state.records[-1]['ev2']:.3e}")
-            if stop_when is not None and stop_when(state.records[-1]):
+                bar.set_postfix(ev2=f"{record['ev2']:.3e}")
+            if stop:
                 stopped = step
                 break
         state.particles = integrator.step(dynamics.field, state.particles, t, eta, v, dynamics.wrap)
         state.step = step + 1
-        if bar is not None:
-            bar.update(1)
-        if on_step is not None:
-            on_step(state.step, state.particles)
-        if config.checkpoint_every and state.step % config.checkpoint_every == 0 and state.step < config.n_steps:
-            save(state)
+        checkpoint = bool(config.checkpoint_every) and state.step % config.checkpoint_every == 0 \
+            and state.step < config.n_steps
+        particles = ranks.gather(state.particles) if checkpoint else None
+        with ranks.guarded(f"step {state.step}"):
+            if bar is not None:
+                bar.update(1)
+            if on_step is not None:
+                on_step(state.step, state.particles)
+            if checkpoint:
+                save(state, particles)
     if bar is not None:
         bar.close()
     return stopped
@@ -324,7 +390,8 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
                    resume: bool = True, progress: bool = True,
                    on_step: Callable[[int, Any], None] | None = None,
                    stop_when: Callable[[dict], bool] | None = None,
-                   run_params: dict | None = None) -> SimulationResult:
+                   run_params: dict | None = None, distributed: bool | None = None,
+                   reference_mode: str = "all_gather", group: Any = None) -> SimulationResult:
     r"""Run (or resume) the particle dynamics and record observables.
 
     The run is the composition of a :class:`SimulationState` (loaded from ``out_dir`` or
@@ -358,6 +425,19 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
         Further JSON-serialisable parameters that define the run (the command line passes
         how it built the particles and the target); stored in the checkpoint and compared
         on resume, so a mismatch names them.
+    distributed : bool or None
+        Run over the ranks of a ``torch.distributed`` process group
+        (:mod:`driftlab.simulation.distributed`): every rank calls with the same arguments
+        (the *global* particles and target), advances its slice of the particles and returns
+        the same result; rank 0 alone shows progress, computes the observables and reads and
+        writes ``out_dir`` (a checkpoint holds the global particles, so a run resumes with any
+        number of ranks); ``on_step`` gets each rank's block. None (default): distributed
+        when a process group is initialised; False: one process even then.
+    reference_mode : {"all_gather", "ring"}
+        Distributed runs: how each rank sums over the other ranks' particles
+        (:func:`driftlab.engine.distributed_kernel_sums`; the target is replicated).
+    group : ProcessGroup, optional
+        Distributed runs: the group (default: the world group).
 
     Returns
     -------
@@ -373,6 +453,9 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
     driftlab._io.CheckpointError
         ``out_dir``'s checkpoint is empty, truncated or damaged.
     (All three are ValueErrors.)
+    driftlab.simulation.DistributedRunError
+        (a RuntimeError) in a distributed run, on every rank but the one that failed
+        (which raises its own error), naming that rank, the step and the error.
 
     Examples
     --------
@@ -386,6 +469,15 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
 
     References: [D] (drift field), [T] (mean-field dynamics, spectral rates, annealing).
     """
+    if distributed not in (None, True, False):
+        raise TypeError(f"distributed must be None, True or False, got {distributed!r}")
+    if distributed or (distributed is None and _group_initialised()):
+        return _run_distributed(config, particles, target, out_dir=out_dir, resume=resume, progress=progress,
+                                on_step=on_step, stop_when=stop_when, run_params=run_params,
+                                reference_mode=reference_mode, group=group)
+    from driftlab.simulation.distributed import check_reference_mode
+
+    check_reference_mode(reference_mode, "auto")
     x0 = np.asarray(B.to_numpy(check_points(particles, "particles")), dtype=np.float64)
     y0 = np.asarray(B.to_numpy(check_points(target, "target", dim=x0.shape[1])), dtype=np.float64)
     n, d = x0.shape
@@ -395,8 +487,9 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
     observe = _Observer(config, n, y0, dynamics.schedule)
     params = json.loads(json.dumps(run_params or {}, sort_keys=True))
     fresh = SimulationState(dynamics.positions(x0), 0, [], config.to_dict(), _hash_arrays(x0, y0), 0.0, params)
+    ranks = _OneProcess(n)
     if out_dir is None:
-        return _run(fresh, None, dynamics, integrator, observe, config, progress=progress, on_step=on_step,
+        return _run(fresh, None, dynamics, integrator, observe, config, ranks, progress=progress, on_step=on_step,
                     stop_when=stop_when)
     with RunDirectory(out_dir) as run_dir:  # one writer per folder, released however the run ends
         if not resume:
@@ -406,32 +499,113 @@ def run_simulation(config: SimulationConfig, particles: Any, target: Any, *, out
         if stored is not None:
             state = stored.continued(run_dir, fresh.config, params, fresh.data_hash)
             state.particles = B.torch().as_tensor(state.particles, dtype=dynamics.dtype, device=dynamics.device)
-        return _run(state, run_dir, dynamics, integrator, observe, config, progress=progress, on_step=on_step,
-                    stop_when=stop_when)
+        return _run(state, run_dir, dynamics, integrator, observe, config, ranks, progress=progress,
+                    on_step=on_step, stop_when=stop_when)
+
+
+def _group_initialised() -> bool:
+    """Whether a ``torch.distributed`` default group exists (without importing torch if it is not loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    dist = torch.distributed
+    return dist.is_available() and dist.is_initialized()
+
+
+def _run_distributed(config: SimulationConfig, particles: Any, target: Any, *, out_dir, resume, progress, on_step,
+                     stop_when, run_params, reference_mode, group) -> SimulationResult:
+    """:func:`run_simulation` over the ranks of a process group (:mod:`driftlab.simulation.distributed`)."""
+    from driftlab._io import params_hash
+    from driftlab.simulation.distributed import Ranks, check_reference_mode
+
+    ranks = Ranks(group)
+    with ranks.guarded("setup"):  # the same checks as one process, agreed by all ranks
+        x0 = np.asarray(B.to_numpy(check_points(particles, "particles")), dtype=np.float64)
+        y0 = np.asarray(B.to_numpy(check_points(target, "target", dim=x0.shape[1])), dtype=np.float64)
+        n, d = x0.shape
+        config.validate(d)
+        check_reference_mode(reference_mode, config.backend)
+        if not isinstance(resume, bool):
+            raise TypeError(f"resume must be a bool, got {resume!r}")
+        integrator = get_integrator(config.integrator)
+        lo, hi = ranks.shard(n)
+        dynamics = _Dynamics(config, y0, n, d, ranks=ranks, reference_mode=reference_mode)
+        observe = _Observer(config, n, y0, dynamics.schedule)
+        params = json.loads(json.dumps(run_params or {}, sort_keys=True))
+        data_hash = _hash_arrays(x0, y0)
+        mine = {"configuration": params_hash(config.to_dict()), "run_params": params_hash(params),
+                "particles and target": data_hash, "reference_mode": reference_mode, "resume": resume}
+    prints: list = [None] * ranks.world
+    ranks.dist.all_gather_object(prints, mine, group=group)
+    differ = sorted({key for p in prints for key in mine if p[key] != prints[0][key]})
+    if differ:
+        ranks_off = [k for k, p in enumerate(prints) if p != prints[0]]
+        raise ValueError(f"every rank of a distributed simulation must pass the same arguments (the global "
+                         f"particles and target): rank(s) {ranks_off} differ from rank 0 in {', '.join(differ)}")
+    fresh = SimulationState(dynamics.positions(x0[lo:hi]), 0, [], config.to_dict(), data_hash, 0.0, params)
+    extra = {"world_size": ranks.world, "reference_mode": reference_mode,
+             "backend_particles": dynamics.backend_particles}
+    with contextlib.ExitStack() as stack:
+        holder: dict = {}
+
+        def open_folder():
+            """Rank 0: lock the folder, read and check its checkpoint; what the others need of it."""
+            holder["run_dir"] = run_dir = stack.enter_context(RunDirectory(out_dir))
+            if not resume:
+                run_dir.discard(CHECKPOINT_NAME)
+            stored = run_dir.read_checkpoint(CHECKPOINT_NAME, SimulationState._read)
+            if stored is None:
+                return None
+            state = stored.continued(run_dir, fresh.config, params, fresh.data_hash)
+            holder["particles"] = np.asarray(state.particles, dtype=np.float64)
+            if holder["particles"].shape != (n, d):
+                raise ValueError(f"the checkpoint {run_dir.file(CHECKPOINT_NAME)} holds particles of shape "
+                                 f"{holder['particles'].shape}, the run has {(n, d)}")
+            return {"step": state.step, "records": state.records, "elapsed": state.elapsed}
+
+        state = fresh
+        if out_dir is not None:
+            stored = ranks.on_root(open_folder, "opening the output folder")
+            if stored is not None:  # every rank restores its slice of the global checkpoint
+                glob = ranks.broadcast_array(holder.get("particles"), (n, d))
+                state = SimulationState(B.torch().as_tensor(glob[lo:hi], dtype=dynamics.dtype, device=dynamics.device),
+                                        stored["step"], stored["records"], fresh.config, data_hash, stored["elapsed"],
+                                        params)
+        return _run(state, holder.get("run_dir"), dynamics, integrator, observe, config, ranks, extra_info=extra,
+                    progress=progress, on_step=on_step, stop_when=stop_when)
 
 
 def _run(state: SimulationState, run_dir: RunDirectory | None, dynamics: _Dynamics, integrator: Integrator,
-         observe: _Observer, config: SimulationConfig, **loop) -> SimulationResult:
-    """Advance ``state`` to the end, checkpointing into ``run_dir`` (if any); the result."""
+         observe: _Observer, config: SimulationConfig, ranks: Any, extra_info: dict | None = None,
+         **loop) -> SimulationResult:
+    """Advance ``state`` to the end, checkpointing into ``run_dir`` (if any; rank 0's only); the result."""
     start, elapsed_before, t0 = state.step, state.elapsed, time.perf_counter()
 
-    def save(st: SimulationState) -> None:
+    def save(st: SimulationState, particles) -> None:
+        """Write ``st`` with the global ``particles`` (gathered to rank 0 in a distributed run)."""
         if run_dir is None:
             return
         st.elapsed = elapsed_before + time.perf_counter() - t0
-        st.save(run_dir.file(CHECKPOINT_NAME))
+        dataclasses.replace(st, particles=particles).save(run_dir.file(CHECKPOINT_NAME))
         if st.records:
             write_csv(run_dir.file(OBSERVABLES_NAME), st.records)
 
-    stopped = _advance(state, dynamics, integrator, observe, config, save, **loop)
+    stopped = _advance(state, dynamics, integrator, observe, config, save, ranks, **loop)
     if stopped is None and (not state.records or state.records[-1]["step"] != config.n_steps):
-        state.records.append(observe(state.step, state.particles, dynamics.field(state.particles, state.time)))
-    info = {"n_particles": int(state.particles.shape[0]), "n_target": int(observe.y0.shape[0]),
+        v = dynamics.field(state.particles, state.time)
+        state.records.append(ranks.observe(observe, state.step, state.particles, v, None)[0])
+    info = {"n_particles": int(ranks.n), "n_target": int(observe.y0.shape[0]),
             "dim": int(state.particles.shape[1]), "backend": dynamics.backend,
             "wrap": dynamics.wrap_mode if config.period else None, "data_hash": state.data_hash,
-            "elapsed_s": elapsed_before + time.perf_counter() - t0, "resumed_from": start, "stopped_at": stopped}
-    save(state)
-    if run_dir is not None:
-        write_json(run_dir.file(RUN_NAME), {"config": state.config, "info": info, "machine": machine_info(),
-                                            "final": state.records[-1]})
-    return SimulationResult(B.to_numpy(state.particles).astype(np.float64), state.records, config, info)
+            "elapsed_s": elapsed_before + time.perf_counter() - t0, "resumed_from": start, "stopped_at": stopped,
+            **(extra_info or {})}
+    particles = ranks.gather(state.particles)
+    with ranks.guarded("the final checkpoint"):
+        save(state, particles)
+        if run_dir is not None:
+            write_json(run_dir.file(RUN_NAME), {"config": state.config, "info": info, "machine": machine_info(),
+                                                "final": state.records[-1]})
+    final = ranks.all_rows(state.particles)
+    return SimulationResult(B.to_numpy(final).astype(np.float64), state.records, config, info)
