@@ -23,11 +23,21 @@ efficiency ``t_single(N) / (R t_dist(N))``, the same speed-up/R as in strong sca
 R = 3 on a 2-core machine oversubscribes the cores and is reported for the protocol, not the
 speed. The JSON records the machine and its load average.
 
+``--simulator``: the same scaling for whole simulator steps (``run_simulation`` of the GMM
+problem in R^2, Gaussian kernel, float64, Euler, chunked torch backend, no observation
+between the first and the last step, no files): per step two collective kernel sums (the
+target replicated, the particles all-gathered or passed round the ring) and the local
+update. ``single``: rank 0 alone runs the one-process simulator (``distributed=False``) while
+the others wait; ``all_gather`` / ``ring``: the distributed run; the time per step is the
+run's wall time divided by its steps (best of ``--reps``, the slowest rank), the first and
+last observation included (two of the ``--steps`` + 1 field evaluations).
+
 Usage::
 
     python benchmarks/bench_distributed.py --quick          # < 1 min smoke run
     python benchmarks/bench_distributed.py                  # N = 8192 strong, 4096 / rank weak
     python benchmarks/bench_distributed.py --out benchmarks/results/distributed_cpu.json
+    python benchmarks/bench_distributed.py --simulator --worlds 1 2 --n 4096 --n-per-rank 2048
 """
 
 from __future__ import annotations
@@ -119,6 +129,42 @@ def _probe_links(rank, world, reps, dist):
     return out
 
 
+def _measure_simulator(cfg, rank, world, reps, dist):
+    """One row of simulator steps (module docstring), on every rank."""
+    import numpy as np
+
+    from driftlab.simulation import SimulationConfig, gmm_problem, run_simulation
+
+    n, d, steps = cfg["n"], cfg["d"], cfg["steps"]
+    x, y, _ = gmm_problem(n, n, d, seed=0)
+    config = SimulationConfig(kernel="gaussian", scale=1.0, step=0.5, n_steps=steps, observe_every=steps,
+                              obs_points=256, checkpoint_every=0, backend="torch", num_threads=1)
+    row = dict(cfg, world=world)
+    warm = SimulationConfig(**{**config.to_dict(), "n_steps": 1, "observe_every": 1})  # first-call overheads
+    if rank == 0:
+        run_simulation(warm, x, y, progress=False, distributed=False)
+    for mode in ("all_gather", "ring"):
+        run_simulation(warm, x, y, progress=False, reference_mode=mode)
+    if rank == 0:
+        t_single = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            single = run_simulation(config, x, y, progress=False, distributed=False)
+            t_single = min(t_single, time.perf_counter() - t0)
+        row["single_step_s"] = t_single / steps
+    dist.barrier()
+    for mode in ("all_gather", "ring"):
+        holder = {}
+
+        def run(m=mode):
+            holder["res"] = run_simulation(config, x, y, progress=False, reference_mode=m)
+
+        row[f"{mode}_step_s"] = _timed(run, reps, dist) / steps
+        if rank == 0:  # the distributed run is the one-process run to round-off (float64)
+            row[f"{mode}_max_particle_diff"] = float(np.max(np.abs(holder["res"].particles - single.particles)))
+    return row
+
+
 def _worker(rank, world, workdir, configs, reps):
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
@@ -130,8 +176,9 @@ def _worker(rank, world, workdir, configs, reps):
     dist.init_process_group("gloo", init_method="file://" + os.path.join(workdir, "store"), rank=rank,
                             world_size=world, timeout=datetime.timedelta(seconds=300))
     kern = Gaussian(1.0)
-    rows = [_measure(cfg, rank, world, reps, dist, kern) for cfg in configs]
-    probe = _probe_links(rank, world, reps, dist) if world > 1 else []
+    rows = [_measure_simulator(cfg, rank, world, reps, dist) if cfg.get("steps") else
+            _measure(cfg, rank, world, reps, dist, kern) for cfg in configs]
+    probe = _probe_links(rank, world, reps, dist) if world > 1 and not configs[0].get("steps") else []
     if rank == 0:
         with open(os.path.join(workdir, "rows.json"), "w") as f:
             json.dump({"rows": rows, "probe": probe}, f)
@@ -139,19 +186,26 @@ def _worker(rank, world, workdir, configs, reps):
     dist.destroy_process_group()
 
 
-def run(worlds, strong_n, weak_n, d, reps):
+def run(worlds, strong_n, weak_n, d, reps, steps=0):
+    """Rows of kernel-sum calls (``steps=0``) or of simulator steps (``steps`` per run)."""
     import torch.multiprocessing as mp
 
     rows, probes = [], []
     for world in worlds:
-        configs = [{"scaling": "strong", "n": strong_n, "d": d},
-                   {"scaling": "weak", "n": weak_n * world, "d": d}]
+        extra = {"steps": steps} if steps else {}
+        configs = [{"scaling": "strong", "n": strong_n, "d": d, **extra},
+                   {"scaling": "weak", "n": weak_n * world, "d": d, **extra}]
         with tempfile.TemporaryDirectory() as tmp:
             mp.spawn(_worker, args=(world, tmp, configs, reps), nprocs=world, join=True)
             got = json.loads(Path(tmp, "rows.json").read_text())
             rows += got["rows"]
             probes += got["probe"]
     for r in rows:
+        if steps:
+            for mode in ("all_gather", "ring"):
+                r[f"{mode}_speedup"] = r["single_step_s"] / r[f"{mode}_step_s"]
+                r[f"{mode}_efficiency"] = r[f"{mode}_speedup"] / r["world"]
+            continue
         for mode in ("all_gather", "ring"):
             r[f"{mode}_speedup"] = r["single_s"] / r[f"{mode}_s"]
             r[f"{mode}_efficiency"] = r[f"{mode}_speedup"] / r["world"]
@@ -168,15 +222,19 @@ def main(argv=None) -> int:
     p.add_argument("--d", type=int, default=2)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--simulator", action="store_true", help="time simulator steps instead of kernel-sum calls")
+    p.add_argument("--steps", type=int, default=4, help="--simulator: steps per run (default 4)")
     args = p.parse_args(argv)
     worlds = args.worlds or ([1, 2] if args.quick else [1, 2, 3])
     strong_n = args.n or (2048 if args.quick else 8192)
     weak_n = args.n_per_rank or (1024 if args.quick else 4096)
     load0 = os.getloadavg()
-    rows, probes = run(worlds, strong_n, weak_n, args.d, args.reps)
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from driftlab._io import machine_info, write_json
+
+    if args.simulator:
+        return _main_simulator(args, worlds, strong_n, weak_n, load0, machine_info, write_json)
+    rows, probes = run(worlds, strong_n, weak_n, args.d, args.reps)
 
     print(f"{'scaling':8} {'R':>2} {'N':>7} {'single s':>9} {'gather s':>9} {'x':>5} {'ring s':>9} {'x':>5} "
           f"{'comp s':>8} {'comm g s':>9} {'comm r s':>9}")
@@ -192,6 +250,24 @@ def main(argv=None) -> int:
                      "kernel": "Gaussian(1.0)", "backend": "torch", "dtype": "float64", "threads_per_rank": 1,
                      "reps": args.reps, "rows": rows,
                      "all_gather_probe": probes})
+    print(f"wrote {out}")
+    return 0
+
+
+def _main_simulator(args, worlds, strong_n, weak_n, load0, machine_info, write_json) -> int:
+    rows, _ = run(worlds, strong_n, weak_n, args.d, args.reps, steps=args.steps)
+    print(f"{'scaling':8} {'R':>2} {'N':>7} {'single s/step':>13} {'gather s/step':>13} {'x':>5} "
+          f"{'ring s/step':>12} {'x':>5} {'max |dx|':>9}")
+    for r in rows:
+        diff = max(r.get("all_gather_max_particle_diff", 0.0), r.get("ring_max_particle_diff", 0.0))
+        print(f"{r['scaling']:8} {r['world']:>2} {r['n']:>7} {r['single_step_s']:13.4f} {r['all_gather_step_s']:13.4f} "
+              f"{r['all_gather_speedup']:5.2f} {r['ring_step_s']:12.4f} {r['ring_speedup']:5.2f} {diff:9.1e}")
+    out = args.out or (Path(__file__).resolve().parent / "results" /
+                       f"distributed_simulator_cpu{'_quick' if args.quick else ''}.json")
+    write_json(out, {"machine": machine_info(), "load_average_before": load0, "load_average": os.getloadavg(),
+                     "cpu_count": os.cpu_count(), "problem": "gmm, d = 2, M = N", "kernel": "Gaussian(1.0)",
+                     "integrator": "euler", "backend": "torch", "dtype": "float64", "threads_per_rank": 1,
+                     "steps": args.steps, "reps": args.reps, "rows": rows})
     print(f"wrote {out}")
     return 0
 
