@@ -3,8 +3,12 @@
 Baseline (same process, same inputs): the dense path of the public ports --
 ``torch.cdist`` -> ``softmax`` -> ``@ y`` on the full N x M matrix, float32. Engine backends:
 ``torch`` (chunked), ``compiled`` (chunked with tiles fused by torch.compile; CPU rows, warm-up
-call compiles), ``sdpa`` (Gaussian only), ``triton`` (CUDA only). One "evaluation" is
-the mean shift of M references at N queries; pairs/s = N M / (best wall time).
+call compiles), ``numba`` (fused CPU loop, when numba is installed), ``sdpa`` (Gaussian only),
+``triton`` (CUDA only), and ``auto`` (whatever ``kernel_sums(backend="auto")`` picks; the row
+names it in ``picked``). One "evaluation" is the mean shift of M references at N queries;
+pairs/s = N M / (best wall time). ``--dtypes float32,float64`` runs the grid in each dtype
+(the baseline in the same dtype); summary keys ``{kernel}_{backend}_ratio_vs_dense_N16384_d{d}``
+(float32) and ``..._float64``.
 
 Peak memory: CUDA -- ``torch.cuda.max_memory_allocated`` minus the inputs; CPU -- peak
 resident set size sampled every 0.5 ms by a thread during the call, minus the RSS before
@@ -17,6 +21,7 @@ Usage::
     python benchmarks/bench_engine.py --device cuda           # GPU: N = M = 2^12 .. 2^20
     python benchmarks/bench_engine.py --threads 1 --out benchmarks/results/engine_cpu_1thread.json
     python benchmarks/bench_engine.py --threads 1 --tiles-sweep   # torch backend: tile shapes vs default
+    python benchmarks/bench_engine.py --threads 1 --sizes 14 --dims 2,8 --dtypes float32,float64 --repeats 3
 
 Writes JSON (machine stamp from ``driftlab._io.machine_info``) and prints a table with the
 ratio to the dense baseline and, on CUDA, the fraction of the exp-throughput limit
@@ -177,6 +182,9 @@ def main(argv=None) -> int:
     p.add_argument("--kernels", type=str, default="gaussian,laplace")
     p.add_argument("--dense-max", type=int, default=None, help="largest log2 N for the dense baseline")
     p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--dtypes", type=str, default="float32", help="comma-separated: float32, float64")
+    p.add_argument("--backends", type=str, default=None,
+                   help="comma-separated subset of dense,torch,compiled,numba,torch_expand,sdpa,triton,auto")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--tiles-sweep", action="store_true",
                    help="instead: the torch backend's pairs/s over a grid of tile shapes (N = M = 2^14)")
@@ -185,7 +193,7 @@ def main(argv=None) -> int:
     import torch
 
     from driftlab._io import machine_info, write_json
-    from driftlab.engine import available_backends, kernel_sums
+    from driftlab.engine import available_backends, kernel_sums, select_backend
     from driftlab.kernels import Gaussian, Laplace
 
     if args.threads:
@@ -221,14 +229,21 @@ def main(argv=None) -> int:
     def dump(summary=None, partial=True):
         """Atomic rewrite after every row: a run cut short (time limit, Ctrl-C) keeps what it measured."""
         write_json(out, {"machine": machine_info(), "device": dev, "threads": torch.get_num_threads(),
+                         "command": " ".join(["python", "benchmarks/bench_engine.py", *(argv if argv is not None else sys.argv[1:])]),
                          "quick": args.quick, "partial": partial, "rows": rows, "summary": summary or {}})
-    for kname in names:
+    dtypes = args.dtypes.split(",")
+    for name in dtypes:
+        if name not in ("float32", "float64"):
+            p.error(f"--dtypes: float32 or float64, got {name!r}")
+    only = None if args.backends is None else set(args.backends.split(","))
+    for kname, dtname in [(k, t) for t in dtypes for k in names]:
         kern = kernels[kname]
+        dtype = getattr(torch, dtname)
         for d, lg in grid:
             if True:
                 n = 2**lg
-                x = torch.as_tensor(rng.normal(size=(n, d)), dtype=torch.float32, device=dev)
-                y = torch.as_tensor(rng.normal(size=(n, d)) + 0.1, dtype=torch.float32, device=dev)
+                x = torch.as_tensor(rng.normal(size=(n, d)), dtype=dtype, device=dev)
+                y = torch.as_tensor(rng.normal(size=(n, d)) + 0.1, dtype=dtype, device=dev)
                 cases = {}
                 if lg <= dense_max:
                     cases["dense"] = lambda: dense_baseline(x, y, kname, kern.length_scale)
@@ -242,6 +257,12 @@ def main(argv=None) -> int:
                     cases["sdpa"] = lambda: kernel_sums(x, y, kern, backend="sdpa").shift
                 if dev == "cuda" and "triton" in available_backends(x):
                     cases["triton"] = lambda: kernel_sums(x, y, kern, backend="triton").shift
+                if dev == "cpu" and "numba" in available_backends(x):
+                    cases["numba"] = lambda: kernel_sums(x, y, kern, backend="numba").shift
+                picked = select_backend(x, y, kern)  # what kernel_sums(backend="auto") runs
+                cases["auto"] = lambda: kernel_sums(x, y, kern).shift
+                if only is not None:
+                    cases = {k: v for k, v in cases.items() if k in only}
                 base = None
                 for backend, fn in cases.items():
                     try:
@@ -252,18 +273,21 @@ def main(argv=None) -> int:
                         first = time.perf_counter() - t0  # the compile cost of 'compiled' and Triton
                         t, mem = run_case(fn, dev, repeats)
                     except (RuntimeError, ValueError) as exc:  # e.g. out of memory
-                        rows.append({"kernel": kname, "d": d, "n": n, "backend": backend, "error": str(exc)[:200]})
-                        print(f"{kname:8s} d={d:2d} N=2^{lg:2d} {backend:7s} FAILED {str(exc)[:80]}")
+                        rows.append({"kernel": kname, "d": d, "n": n, "dtype": dtname, "backend": backend,
+                                     "error": str(exc)[:200]})
+                        print(f"{kname:8s} d={d:2d} N=2^{lg:2d} {dtname} {backend:7s} FAILED {str(exc)[:80]}")
                         if dev == "cuda":
                             torch.cuda.empty_cache()
                         continue
                     pps = n * n / t
                     if backend == "dense":
                         base = pps
-                    row = {"kernel": kname, "d": d, "n": n, "m": n, "backend": backend, "seconds": t,
+                    row = {"kernel": kname, "d": d, "n": n, "m": n, "dtype": dtname, "backend": backend, "seconds": t,
                            "first_call_seconds": first,
                            "pairs_per_s": pps, "peak_bytes": int(mem),
                            "ratio_vs_dense": (pps / base) if base else None}
+                    if backend == "auto":
+                        row["picked"] = picked
                     if dev == "cuda":
                         name = torch.cuda.get_device_name(0)
                         lim = next((v for k, v in EXP_LIMIT.items() if k in name), None)
@@ -271,21 +295,24 @@ def main(argv=None) -> int:
                     rows.append(row)
                     dump()
                     ratio = f"{pps / base:6.2f}x" if base else "   -   "
-                    print(f"{kname:8s} d={d:2d} N=2^{lg:2d} {backend:7s} {pps:10.3e} pairs/s  {ratio}  "
+                    label = f"auto={picked}" if backend == "auto" else backend
+                    print(f"{kname:8s} d={d:2d} N=2^{lg:2d} {dtname} {label:12s} {pps:10.3e} pairs/s  {ratio}  "
                           f"peak {mem / 2**20:9.1f} MiB  first call {first:7.2f} s", flush=True)
     summary = {}
-    for kname in names:
-        for backend in ("torch", "compiled", "sdpa", "triton"):
-            pts = [(r["n"], r["peak_bytes"]) for r in rows
-                   if r.get("backend") == backend and r["kernel"] == kname and r["d"] == 2 and "error" not in r
-                   and r["peak_bytes"] > 0]
+    for kname, dtname in [(k, t) for t in dtypes for k in names]:
+        suffix = "" if dtname == "float32" else f"_{dtname}"
+        for backend in ("torch", "compiled", "numba", "sdpa", "triton", "auto"):
+            mine = [r for r in rows if r.get("backend") == backend and r["kernel"] == kname
+                    and r.get("dtype") == dtname and "error" not in r]
+            pts = [(r["n"], r["peak_bytes"]) for r in mine if r["d"] == 2 and r["peak_bytes"] > 0]
             if len(pts) >= 2:
                 nn, mm = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
-                summary[f"{kname}_{backend}_memory_exponent_d2"] = float(np.polyfit(nn, mm, 1)[0])
-            at = [r for r in rows if r.get("backend") == backend and r["kernel"] == kname and r["d"] == 2
-                  and r["n"] == 16384 and r.get("ratio_vs_dense")]
-            if at:
-                summary[f"{kname}_{backend}_ratio_vs_dense_N16384_d2"] = at[0]["ratio_vs_dense"]
+                summary[f"{kname}_{backend}_memory_exponent_d2{suffix}"] = float(np.polyfit(nn, mm, 1)[0])
+            for r in mine:
+                if r["n"] == 16384 and r.get("ratio_vs_dense"):
+                    summary[f"{kname}_{backend}_ratio_vs_dense_N16384_d{r['d']}{suffix}"] = r["ratio_vs_dense"]
+                    if backend == "auto":
+                        summary[f"{kname}_auto_picks_N16384_d{r['d']}{suffix}"] = r["picked"]
     dump(summary, partial=False)
     print("summary:", summary)
     print("wrote", out)
