@@ -531,3 +531,22 @@ def test_cli_refuses_distributed_options_outside_torchrun(tmp_path, monkeypatch)
                                     "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "--reference-mode is ignored outside torchrun" in res.output, res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_torchrun_failure_is_one_line_from_rank_zero(tmp_path):
+    # --out names a file: rank 0 fails creating the folder, rank 1 learns it from the broadcast and
+    # exits quietly; the launch ends (no hang) with exit status 1 and one "Error:" line of ours
+    pytest.importorskip("torch.distributed.run")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "driftlab",
+           "--", "simulate", "--n", "8", "--steps", "1", "--no-progress", "--out", str(blocker)]
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    try:
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120, env=env)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        pytest.fail("a failing torchrun launch did not end within 120 s (a hang)")
+    ours = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("Error:")]
+    assert proc.returncode != 0 and len(ours) == 1, f"exit {proc.returncode}; our lines {ours}\n{proc.stderr}"
+    assert "--out" in ours[0] and "is not a folder" in ours[0], ours
+    assert blocker.read_text() == "not a folder"

@@ -129,18 +129,26 @@ def _simulate_distributed(ctx, timeout, device, *args):
     except Exception as exc:  # noqa: BLE001 - no group, no peers to tell: one line and exit 1
         raise click.ClickException(f"cannot start the distributed run: {type(exc).__name__}: {exc}") from None
     rank = dist.get_rank()
+
+    def leave(exc: click.ClickException) -> None:
+        """Rank 0 prints the one line, then every rank leaves together: torchrun stops the
+        remaining ranks as soon as one exits, which must not be before rank 0 has printed."""
+        if rank == 0:
+            exc.show()
+        try:
+            dist.barrier()
+        except Exception:  # noqa: BLE001, S110 - a peer already gone: nothing left to wait for
+            pass
+        ctx.exit(exc.exit_code)
+
     try:
         _simulate(ctx, *args)
     except DistributedRunError as exc:  # another rank failed: rank 0 reports it, the others exit quietly
-        if rank == 0:
-            raise click.ClickException(str(exc)) from None
-        ctx.exit(1)
+        leave(click.ClickException(str(exc)))
     except click.exceptions.Exit:
         raise
     except click.ClickException as exc:  # the same on every rank (usage) or rank 0's own (its --out folder)
-        if rank == 0:
-            raise
-        ctx.exit(exc.exit_code)
+        leave(exc)
     except Exception as exc:  # noqa: BLE001 - this rank's own failure, or a peer that died or timed out
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise click.ClickException(f"rank {rank} of {dist.get_world_size()}: {type(exc).__name__}: {first}") \
