@@ -3,7 +3,8 @@ r"""Streamed kernel-sum engine: the hot path of every drift computation.
 :func:`kernel_sums` (log-normaliser + mean shift of a reference set seen from queries),
 :func:`mean_shift` and :func:`drift`, with backends ``dense`` (float64 reference),
 ``torch`` (chunked, CPU/CUDA), ``compiled`` (fused torch tiles), ``sdpa`` (Gaussian through
-fused attention) and ``triton`` (CUDA kernel for radial kernels), chosen by
+fused attention), ``triton`` (CUDA kernel for radial kernels) and ``numba`` (fused CPU loop,
+optional dependency), chosen by
 :func:`select_backend` unless overridden. :func:`kernel_sums_trusted` is the same
 computation without input validation, for inner loops that validated once.
 

@@ -21,6 +21,9 @@ which :func:`kernel_sums` computes with one of several backends:
 ``"triton"``  float32 CUDA kernel (CPU via ``TRITON_INTERPRET=1``) for Gaussian, Laplace,
               half-integer Matérn up to 5/2 and inverse multiquadric: direct differences,
               online softmax.
+``"numba"``   fused CPU loop compiled by numba (optional: ``driftlab[fast]``) for the Gaussian
+              and exponential (Laplace, Matérn-1/2) profiles, float32/float64
+              (:mod:`driftlab.engine._numba`).
 ``"auto"``    :func:`select_backend`.
 
 The backends are the registered :class:`driftlab.engine.Backend` objects
@@ -82,8 +85,9 @@ def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool
     CUDA ``triton`` for float32 tensors and a supported kernel (not on a minimum-image
     torus), else ``sdpa`` for the Gaussian when neither the normaliser nor a self-mask is
     needed (float32), else ``torch``. On the CPU: ``dense`` for at most
-    :data:`AUTO_DENSE_PAIRS` pairs (images counted), else ``sdpa`` for such Gaussian calls,
-    else ``torch``. ``compiled`` is never chosen. (In ``benchmarks/bench_engine.py`` at
+    :data:`AUTO_DENSE_PAIRS` pairs (images counted), else ``numba`` when numba is installed
+    for the Gaussian and exponential profiles (not on a minimum-image torus, not with
+    ``distance="expand"``), else ``sdpa`` for such Gaussian calls, else ``torch``. ``compiled`` is never chosen. (In ``benchmarks/bench_engine.py`` at
     N = M = 2^14, d = 2, one CPU thread: flash attention 4.4-5.2x the dense baseline, chunked
     torch 3.6-4.6x; on an H100 at 2^16 the Triton kernel 19-42x, ``sdpa`` (float32:
     memory-efficient kernel) 3.4x, chunked torch 1x.)
