@@ -101,8 +101,10 @@ def simulate(ctx, problem, n, m, dim, kernel, scale, schedule, rate, s_min, s1, 
 
     Example: driftlab simulate --kernel laplace --scale 0.05 --mode 3 --steps 40 --out runs/lap
 
+    \b
     Distributed (R processes, each a slice of the particles; files and output from rank 0):
-    torchrun --standalone --nproc_per_node=R -m driftlab simulate ... --out DIR
+      torchrun --standalone --nproc_per_node=R -m driftlab -- simulate ... --out DIR
+    (the -- keeps torchrun from reading --n and --m as its own options)
     """
     from driftlab.simulation.distributed import launched_by_torchrun
 

@@ -36,7 +36,10 @@ group's timeout (:func:`init_from_env` sets it; ``torch.distributed`` defaults t
 Under ``torchrun`` the command line initialises the group itself (:func:`init_from_env`:
 gloo for ``--device cpu``, NCCL for CUDA, each rank on ``cuda:LOCAL_RANK``)::
 
-    torchrun --standalone --nproc_per_node=2 -m driftlab simulate --n 4096 --steps 50 --out runs/d2
+    torchrun --standalone --nproc_per_node=2 -m driftlab -- simulate --n 4096 --steps 50 --out runs/d2
+
+(the ``--`` ends torchrun's options: its parser takes ``--n`` and ``--m`` for abbreviations of
+its own).
 
 Results equal the one-process run's to round-off (float64: the same terms summed in
 another order; see ``tests/test_simulation_distributed.py`` and docs/simulation.md).
