@@ -12,6 +12,8 @@ from driftlab.plotting import figure, save_figure
 
 NAME = "foundation-bias"
 TITLE = "E[V] at p = q vs positive-set size (64 negatives, N(0,1), x = 2.5, Laplace tau = 1)"
+METHOD_LABELS = {"joint": "joint normalisation", "separate": "separate normalisation",
+                 "abc": "separate, bias-corrected"}
 
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
@@ -19,9 +21,9 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     fig, ax = figure(1, 1, width=4.2, height=3.0)
     for m, st in res["methods"].items():
         mean, se = np.array(st["mean"]), np.array(st["stderr"])
-        ax[0, 0].errorbar(res["counts"], mean, yerr=2 * se, marker="o", capsize=2, label=m)
+        ax[0, 0].errorbar(res["counts"], mean, yerr=2 * se, marker="o", capsize=2, label=METHOD_LABELS.get(m, m))
     ax[0, 0].axhline(0.0, color="k", lw=0.8)
-    ax[0, 0].set(xscale="log", xlabel="number of positives (negatives: 64)", ylabel="E[V(2.5)] (+- 2 SE)",
+    ax[0, 0].set(xscale="log", xlabel="number of positives (negatives: 64)", ylabel=r"$E[V(2.5)]$ ($\pm$ 2 SE)",
                  title="drift estimators at p = q")
     ax[0, 0].set_xticks(res["counts"], [str(c) for c in res["counts"]])
     ax[0, 0].minorticks_off()

@@ -18,7 +18,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     fig, ax = figure(1, 1, width=4.0, height=3.0)
     ax[0, 0].loglog(res["sizes"], res["rms_error"], "o-", label="measured RMS error")
     ax[0, 0].loglog(res["sizes"], res["predicted_stderr"], "k--", label="delta-method standard error")
-    ax[0, 0].set(xlabel="samples per set n", ylabel="RMS |V_batch - V|", title="Gaussian kernel, 2-D mixtures")
+    ax[0, 0].set(xlabel="samples per set $n$", ylabel=r"RMS $|V_{\mathrm{batch}} - V|$", title="Gaussian kernel, 2-D mixtures")
     ax[0, 0].legend()
     out = Path(out_dir)
     return [save_figure(fig, out / "foundation_convergence.pdf"), write_json(out / "foundation_convergence.json", res)]

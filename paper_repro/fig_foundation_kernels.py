@@ -12,6 +12,10 @@ from driftlab.plotting import figure, save_figure
 
 NAME = "foundation-kernels"
 TITLE = "kernel profiles and normalised Fourier transforms (d = 1, 3)"
+#: the data keys (kept as they are in the JSON) and their legend text
+LABELS = {"Gaussian s=1": "Gaussian, $s$ = 1", "Laplace tau=1": r"Laplace, $\tau$ = 1",
+          "companion tau=1": r"companion, $\tau$ = 1", "Matern 5/2 l=1": r"Matérn 5/2, $\ell$ = 1",
+          "IMQ c=1, beta=3": r"inverse multiquadric, $c$ = 1, $\beta$ = 3", "Wendland R=2": "Wendland, $R$ = 2"}
 
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
@@ -25,15 +29,15 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     for label, kern in kernels.items():
         prof = kern.profile(r)
         data["profile"][label] = prof
-        ax[0, 0].plot(r, prof, label=label)
+        ax[0, 0].plot(r, prof, label=LABELS[label])
         for j, dim in enumerate((1, 3)):
             ft = np.abs(kern.fourier(k, dim))
             data["fourier"][f"{label} d={dim}"] = ft
-            ax[0, j + 1].loglog(k, np.maximum(ft, 1e-16), label=label)
-    ax[0, 0].set(xlabel="r", ylabel="phi(r)", title="profiles")
+            ax[0, j + 1].loglog(k, np.maximum(ft, 1e-16), label=LABELS[label])
+    ax[0, 0].set(xlabel="distance $r$", ylabel=r"profile $\varphi(r)$", title="profiles")
     for j, dim in enumerate((1, 3)):
-        ax[0, j + 1].set(xlabel="|k|", ylabel="|E(k)|", title=f"normalised FT, d = {dim}", ylim=(1e-12, 2))
-    ax[0, 0].legend(fontsize=6)
+        ax[0, j + 1].set(xlabel="frequency $|k|$", ylabel=r"$|\hat{\varphi}(k)| / \hat{\varphi}(0)$", title=f"normalised Fourier transform, $d$ = {dim}", ylim=(1e-12, 2))
+    ax[0, 0].legend(fontsize=7)
     out = Path(out_dir)
     return [save_figure(fig, out / "foundation_kernels.pdf"), write_json(out / "foundation_kernels.json", data)]
 

@@ -26,6 +26,8 @@ NAME = "simulation-anneal"
 TITLE = "Annealing vs fixed bandwidth: convergence time vs K_max (1-D) and vs d at finite N"
 
 COLORS = {"fixed_s0": "C3", "best_fixed": "C0", "annealed": "C2"}
+#: legend text of each schedule (the data keep the schedule names)
+LABELS = {"fixed_s0": "fixed $s_0$", "best_fixed": "best fixed $s$", "annealed": r"annealed $s_0 e^{-rt}$"}
 
 
 def plot_times_vs_k(ax, rows, color, label, t_max, theory_max):
@@ -88,13 +90,13 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     fig, axes = figure(ncols=2, nrows=1)
     ax = axes[0, 0]
     for name, c in COLORS.items():
-        plot_times_vs_k(ax, [r for r in rows1 if r["schedule"] == name], c, name, tmax1, 1e4)
+        plot_times_vs_k(ax, [r for r in rows1 if r["schedule"] == name], c, LABELS[name], tmax1, 1e4)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("K_max")
-    ax.set_ylabel("time to damp all modes by eps = 0.1")
-    ax.set_title(f"1-D Gaussian, N = M = {n1}\n(dotted: theory; dashed: Euler-stepped theory)", fontsize=7)
-    ax.legend(fontsize=6)
+    ax.set_xlabel(r"finest mode $K_{\max}$")
+    ax.set_ylabel(r"time to damp all modes by $\varepsilon$ = 0.1")
+    ax.set_title(f"1-D Gaussian, $N = M$ = {n1}\n(dotted: theory; dashed: Euler-stepped theory)")
+    ax.legend(fontsize=7)
     ax = axes[0, 1]
     kshow = max(ksd)
     for name, c in COLORS.items():
@@ -102,14 +104,14 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         dd = np.array([r["dim"] for r in rs], dtype=float)
         me = np.array([r["T_measured"] for r in rs])
         ok = np.isfinite(me)
-        ax.plot(dd[ok], me[ok], "o-", color=c, ms=4, label=name)
+        ax.plot(dd[ok], me[ok], "o-", color=c, ms=4, label=LABELS[name])
         ax.plot(dd[~ok], [tmaxd] * int((~ok).sum()), "^", color=c, ms=5, mfc="none")
         th = np.array([r["T_theory_euler"] for r in rs])
         ax.plot(dd[np.isfinite(th)], th[np.isfinite(th)], "--", color=c, lw=1)
-    ax.set_xlabel("dimension d")
-    ax.set_ylabel("time to eps = 0.3")
-    ax.set_title(f"d-torus, K_max = {kshow}, N = M = {nd} iid\n(triangles: not reached by t = {tmaxd:g})", fontsize=7)
-    ax.legend(fontsize=6)
+    ax.set_xlabel("dimension $d$")
+    ax.set_ylabel(r"time to damp all modes by $\varepsilon$ = 0.3")
+    ax.set_title(f"$d$-torus, $K_{{\\max}}$ = {kshow}, $N = M$ = {nd} iid\n(triangles: not reached by $t$ = {tmaxd:g})")
+    ax.legend(fontsize=7)
     rows = without_timings(rows1 + rowsd)  # byte-stable figure data
     pdf = save_figure(fig, out_dir / "simulation_anneal.pdf")
     js = write_json(out_dir / "simulation_anneal.json", {"quick": quick, "rows": rows})

@@ -24,7 +24,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from paper_repro.fig_simulation_anneal import COLORS, plot_times_vs_k
+from paper_repro.fig_simulation_anneal import COLORS, LABELS, plot_times_vs_k
 
 NAME = "simulation-anneal-sweep"
 TITLE = "Annealing vs best fixed bandwidth: 1-D Gaussian/Laplace and d = 2..8 at finite N (sweep)"
@@ -76,17 +76,17 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
             rs = sorted((r for r in rows if r["schedule"] == name), key=lambda r: r["K_max"])
             if not rs:
                 continue
-            plot_times_vs_k(ax, rs, c, name, t1, 30 * t1)
+            plot_times_vs_k(ax, rs, c, LABELS[name], t1, 30 * t1)
             ex = [r for r in payload.get("cells_1d_extra", []) if r["kernel"] == kern and r["schedule"] == name
                   and math.isfinite(_f(r["T_measured"]))]
             if ex:  # longer runs beyond t_max (diamonds)
                 ax.plot([r["K_max"] for r in ex], [_f(r["T_measured"]) for r in ex], "D", color=c, ms=4, mfc="none")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("K_max")
-        ax.set_ylabel(f"time to eps = {payload['grid_1d']['eps']}")
-        ax.set_title(f"1-D {kern}, N = M = {payload['grid_1d']['n']}", fontsize=7)
-        ax.legend(fontsize=6)
+        ax.set_xlabel(r"finest mode $K_{\max}$")
+        ax.set_ylabel(f"time to damp all modes by $\\varepsilon$ = {payload['grid_1d']['eps']}")
+        ax.set_title(f"1-D {kern.capitalize()}, $N = M$ = {payload['grid_1d']['n']}")
+        ax.legend(fontsize=7)
 
     ax = axes[1, 0]
     cells = payload["cells_dd"]
@@ -113,18 +113,17 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         ls = "-" if kern == "gaussian" else "--"
         mk = "o" if n == ns[0] else "s"
         ax.plot(ks, ratio, ls=ls, marker=mk, color=DCOL.get(d, "k"), ms=3, lw=1,
-                label=f"{kern[:3]} d={d} N={n}")
+                label=f"{kern.capitalize()[:3]}. $d$={d}, $N$={n}")
     ax.axhline(1.0, color="k", lw=0.5)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_ylim(bottom * 0.8, top * 1.25)
-    ax.set_xlabel("K_max")
-    ax.set_ylabel("T_annealed / T_best_fixed (medians)")
-    ax.set_title("d-torus, iid particles (solid Gaussian, dashed Laplace;\n"
-                 f"o N={ns[0]}" + (f", s N={ns[-1]}" if len(ns) > 1 else "") + "); edges: median not reached\n"
-                 "(top: annealed, bottom: best fixed)",
-                 fontsize=7)
-    ax.legend(fontsize=4, ncol=2)
+    ax.set_xlabel(r"finest mode $K_{\max}$")
+    ax.set_ylabel(r"$T_{\mathrm{annealed}} / T_{\mathrm{best\ fixed}}$ (medians)")
+    ax.set_title("$d$-torus, iid particles (solid Gaussian, dashed Laplace;\n"
+                 f"circles $N$={ns[0]}" + (f", squares $N$={ns[-1]}" if len(ns) > 1 else "")
+                 + "); edges: median not reached\n(top: annealed, bottom: best fixed)")
+    ax.legend(fontsize=7, ncol=2)
 
     ax = axes[1, 1]
     floors = payload["floors"]
@@ -133,13 +132,14 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
             fs = sorted((f for f in floors if f["kernel"] == kern and f["n"] == n), key=lambda f: f["dim"])
             if fs:
                 ax.plot([f["dim"] for f in fs], [_f(f["floor_abs"]) / math.sqrt(2.0 / n) for f in fs], ls=ls,
-                        marker="o" if n == ns[0] else "s", ms=3, label=f"{kern} N={n}")
+                        marker="o" if n == ns[0] else "s", ms=3, label=f"{kern.capitalize()}, $N$={n}")
     ax.axhline(1.0, color="k", lw=0.5)
-    ax.set_xlabel("dimension d")
-    ax.set_ylabel("mode-error floor / sqrt(2/N)")
-    ax.set_title("finite-N noise floor (late best-fixed plateau)", fontsize=7)
-    ax.legend(fontsize=5)
-    fig.suptitle(f"source: {source}", fontsize=6)
+    ax.set_xlabel("dimension $d$")
+    ax.set_ylabel(r"mode-error floor / $\sqrt{2/N}$")
+    ax.set_title("finite-$N$ noise floor (late best-fixed plateau)")
+    ax.legend(fontsize=7)
+    shown = {"t": "tiny sweep (quick run)", "r": "reduced sweep (no committed results)"}.get(source[0], "committed sweep")
+    fig.suptitle(f"data: {shown}", fontsize=7)
 
     pdf = save_figure(fig, out_dir / "simulation_anneal_sweep.pdf")
     js = write_json(out_dir / "simulation_anneal_sweep.json", {"quick": quick, "source": source, **payload,

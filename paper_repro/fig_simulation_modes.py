@@ -48,28 +48,31 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
             kmax = max(r["k"] for r in rows) * 1.1
             kk = np.linspace(1e-3, kmax, 300)
             lam = rate(kern, kk, dim)
-            ax.plot(kk, lam, color=color, lw=1, ls=":", label=f"{kname} lambda(k)")
+            ax.plot(kk, lam, color=color, lw=1, ls=":", label=f"{kname.capitalize()} $\\lambda(k)$")
             ok = eta * lam < 1.0
-            ax.plot(kk[ok], euler_rate(lam[ok], eta), color=color, lw=1, label=f"{kname} Euler-corrected")
+            ax.plot(kk[ok], euler_rate(lam[ok], eta), color=color, lw=1, label=f"{kname.capitalize()} Euler-corrected")
             ax.plot([r["k"] for r in rows], [r["measured"] for r in rows], "o", color=color, ms=4,
-                    label=f"{kname} particles")
-        ax.set_xlabel("|k|")
-        ax.set_ylabel("decay rate")
-        ax.set_title(f"{dim}-D torus, s = tau = {sc}, eta = {eta}", fontsize=7)
-        ax.legend(fontsize=6)
+                    label=f"{kname.capitalize()} particles")
+        ax.set_xlabel("wave number $|k|$")
+        ax.set_ylabel("decay rate (1 / time)")
+        ax.set_title(f"{dim}-D torus, $s = \\tau$ = {sc}, $\\eta$ = {eta}")
+        ax.legend(fontsize=7)
     ax = axes[2]
     for i, n in enumerate(ns):
         r = [row["ratio"] for row in noise["rows"] if row["n"] == n]
         rr = [row["ratio_raw"] for row in noise["rows"] if row["n"] == n]
-        ax.plot([n * 0.93] * len(r), r, "o", color="C1", ms=4, label="paired (eps vs 0)" if i == 0 else None)
+        ax.plot([n * 0.93] * len(r), r, "o", color="C1", ms=4, label=r"paired ($\varepsilon$ vs 0)" if i == 0 else None)
         ax.plot([n * 1.07] * len(rr), rr, "x", color="0.4", ms=4, label="single run" if i == 0 else None)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7)
     ax.axhspan(0.98, 1.02, color="0.85")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("N = M (iid)")
-    ax.set_ylabel("measured / theory")
-    ax.set_title(f"Laplace 1-D iid, mode 3, eps = 0.1\nN needed (all seeds within 2 %): paired {noise['n_needed']}, single {noise['n_needed_raw']}",
-                 fontsize=7)
+    ax.set_xlabel("particles $N = M$ (iid)")
+    ax.set_ylabel("measured rate / theory")
+    def needed(n):
+        return "not reached" if n is None else n
+
+    ax.set_title(f"Laplace 1-D iid, mode 3, $\\varepsilon$ = 0.1\n$N$ needed (all seeds within 2 %): "
+                 f"paired {needed(noise['n_needed'])}, single {needed(noise['n_needed_raw'])}")
     rows = without_timings([r for v in curves.values() for r in v] + noise["rows"])  # byte-stable
     pdf = save_figure(fig, out_dir / "simulation_modes.pdf")
     js = write_json(out_dir / "simulation_modes.json", {"quick": quick, "rows": rows, "per_n": without_timings(noise["per_n"]),

@@ -44,28 +44,31 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         out = annealed_langevin(mb, z, kT, max(1, cfg["budgets"][-1] // z.shape[0]), 1, rng=11)
         tr = out["trajectory"][:, 0]
         ax[0, 0].plot(tr[:, 0], tr[:, 1], ".", color=f"C{k}", ms=1.5, alpha=0.6)
-    ax[0, 0].set_title(f"(a) curves in y and one Langevin path (kT={kT:g})")
-    ax[0, 0].legend(fontsize=5, loc="lower left")
+    ax[0, 0].set_xlabel("$y_1$")
+    ax[0, 0].set_ylabel("$y_2$")
+    ax[0, 0].set_title(f"(a) curves in $y$ and one Langevin path ($kT$={kT:g})")
+    ax[0, 0].legend(fontsize=7, loc="lower left")
     # (b) noise level along each curve
     for k, (name, z) in enumerate(curves.items()):
         ax[0, 1].plot(np.linspace(0, 1, len(z)), z[:, -1], lw=1.6 if name == "geodesic" else 0.8,
-                      color="C3" if name == "geodesic" else f"C{k % 10}", label=name)
+                      color="C3" if name == "geodesic" else f"C{k % 10}", label=name.replace("lambda", r"$\lambda$"))
     ax[0, 1].set_xlabel("curve parameter")
     ax[0, 1].set_ylabel("$\\lambda$ = log SNR")
     ax[0, 1].set_title("(b) noise schedule along the curves")
-    ax[0, 1].legend(fontsize=4)
+    ax[0, 1].legend(fontsize=7)
     # (c) excess max energy (successful chains) per method, largest budget
     b = max(r["budget"] for r in res["rows"])
     rows = [r for r in res["rows"] if r["budget"] == b]
-    names = [r["method"].replace(" (no sampling)", "*") for r in rows]
+    names = [r["method"].replace(" (no sampling)", "*").replace("lambda", r"$\lambda$") for r in rows]
     vals = [r["excess_kT_success_mean"] if r["success"] > 0 else np.nan for r in rows]
     errs = [r["excess_kT_success_se"] if r["excess_kT_success_se"] == r["excess_kT_success_se"] else 0 for r in rows]
     yy = np.arange(len(rows))
     ax[0, 2].barh(yy, np.nan_to_num(vals), xerr=errs, color=["C3" if r["method"] == "geodesic" else "C0" for r in rows])
     for i, r in enumerate(rows):
-        ax[0, 2].text(0.1, i, f"succ {r['success']:.2f}" if r["n_chains"] else "", va="center", fontsize=5, color="w")
-    ax[0, 2].set_yticks(yy, names, fontsize=5)
-    ax[0, 2].set_xlabel("(max U - bound)/kT, chains reaching B")
+        ax[0, 2].text(0.1, i, f"succ {r['success']:.2f}" if r["n_chains"] else "", va="center", fontsize=7, color="w")
+    ax[0, 2].set_yticks(yy, names, fontsize=7)
+    ax[0, 2].set_ylabel("method (* : no sampling)")
+    ax[0, 2].set_xlabel("(max $U$ $-$ bound) / $kT$, chains reaching B")
     ax[0, 2].set_title(f"(c) budget {b} steps/chain")
     pdf = save_figure(fig, out_dir / "spacetime_mullerbrown.pdf")
     js = write_json(out_dir / "spacetime_mullerbrown.json", res)

@@ -42,11 +42,11 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         z = np.asarray(toy[key]["z"])
         L = toy[key].get("length_extrapolated", toy[key]["length"])
         xx, tt = to_xt(z)
-        ax[0, 0].plot(xx, tt, color=col, label=f"{lab}: L={L:.2f}")
+        ax[0, 0].plot(xx, tt, color=col, label=f"{lab}: $L$={L:.2f}")
     ax[0, 0].set_xlabel("$x_t$")
-    ax[0, 0].set_ylabel("t (VP, $\\lambda$: 10 $\\to$ -10)")
-    ax[0, 0].set_title(f"(a) geodesic peaks at t={toy['geodesic']['t_peak']:.3f}")
-    ax[0, 0].legend(loc="upper left", fontsize=6)
+    ax[0, 0].set_ylabel("$t$ (VP, $\\lambda$: 10 $\\to$ -10)")
+    ax[0, 0].set_title(f"(a) geodesic peaks at $t$={toy['geodesic']['t_peak']:.3f}")
+    ax[0, 0].legend(loc="upper left", fontsize=7)
     # (b) convergence in N
     for init, mk in (("straight", "o"), ("tent", "s"), ("ode", "^")):
         rows = [r for r in toy["convergence"] if r["init"] == init]
@@ -54,10 +54,10 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     ext = toy["geodesic"]["length_extrapolated"]
     ax[0, 1].axhline(ext, color="k", ls=":", label=f"Richardson {ext:.4f}")
     ax[0, 1].set_xscale("log", base=2)
-    ax[0, 1].set_xlabel("points N")
+    ax[0, 1].set_xlabel("points $N$")
     ax[0, 1].set_ylabel("discrete length")
     ax[0, 1].set_title("(b) length converges as $N^{-2}$")
-    ax[0, 1].legend(fontsize=6)
+    ax[0, 1].legend(fontsize=7)
     # (c) PF-ODE paths vs geodesics between their ends, in the chart (x, lambda) with the VP
     # scaling x = y alpha(lambda), alpha = (1 + e^-lambda)^-1/2: defined for every lambda. A
     # geodesic may pass through pure noise beyond the schedule's t = 1 (lambda < -10), where
@@ -69,7 +69,8 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         (xo, lo), (xg, lg) = to_x_lam(np.asarray(r["ode_z"])), to_x_lam(np.asarray(r["geodesic_z"]))
         ax[0, 2].plot(xo, lo, color=f"C{k}", lw=2, alpha=0.5)
         ax[0, 2].plot(xg, lg, color=f"C{k}", ls="--", lw=1,
-                      label=f"L_ode/L_geo={r['length_ratio_N']:.4f}, E ratio {r['energy_ratio_uniform_t']:.2f}")
+                      label=f"$L_{{\\mathrm{{ODE}}}}/L_{{\\mathrm{{geo}}}}$={r['length_ratio_N']:.4f}, "
+                            f"energy ratio {r['energy_ratio_uniform_t']:.2f}")
     ax[0, 2].invert_yaxis()
     # as SNR -> 0 the posterior stops depending on y (a flat direction of the metric): the
     # outer geodesics drift far in x there at no cost in length, so the window is fixed
@@ -77,7 +78,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     ax[0, 2].set_xlabel("$x = y\\,\\alpha(\\lambda)$ (VP scaling)")
     ax[0, 2].set_ylabel("$\\lambda$ = log SNR (noisier up)")
     ax[0, 2].set_title("(c) PF-ODE (thick) vs geodesic (dashed)")
-    ax[0, 2].legend(fontsize=5)
+    ax[0, 2].legend(fontsize=7)
     pdf = save_figure(fig, out_dir / "spacetime_toy1d.pdf")
     data = {"toy": toy, "pf_ode": pf}
     js = write_json(out_dir / "spacetime_toy1d.json", data)

@@ -34,27 +34,28 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     rows = []
     for a, res in zip(ax[0], results):
         K = np.array([r["K"] for r in res["rows"]])
-        for col, style, lab in (("T_fixed", "s-", "fixed s0"), ("T_tuned", "o-", "best fixed per K"),
-                                ("T_annealed", "^-", "annealed s0 e^{-rt}")):
+        for col, style, lab in (("T_fixed", "s-", "fixed $s_0$"), ("T_tuned", "o-", "best fixed $s$ per $K$"),
+                                ("T_annealed", "^-", r"annealed $s_0 e^{-rt}$")):
             T = np.array([r[col] for r in res["rows"]], dtype=float)
             ok = np.isfinite(T) & (T < 1e12)
             a.loglog(K[ok], T[ok], style, ms=3, label=lab)
             if (~ok).any():
-                a.text(0.03, 0.6, f"{lab}: T > 1e12 for K >= {K[~ok].min()} (off scale)",
-                       transform=a.transAxes, fontsize=5)
+                a.text(0.03, 0.6, f"{lab}: $T > 10^{{12}}$ for $K \\geq$ {K[~ok].min()} (off scale)",
+                       transform=a.transAxes, fontsize=7)
         f = res["fits"]
-        txt = [f"annealed: T = a + b log K, b={f['annealed']['slope']:.3g} (1/r={1 / res['r']:.3g})"]
+        txt = [f"annealed: $T = a + b \\log K$, $b$={f['annealed']['slope']:.3g} ($1/r$={1 / res['r']:.3g})"]
         if "fixed_exp_k2" in f:
-            txt.append(f"fixed: log T ~ {f['fixed_exp_k2']['slope']:.3g} K^2")
+            txt.append(f"fixed: $\\log T \\sim$ {f['fixed_exp_k2']['slope']:.3g} $K^2$")
         if f.get("fixed_power"):
-            txt.append(f"fixed: slope {f['fixed_power']['slope']:.3f} (d+1={res['dim'] + 1})")
+            txt.append(f"fixed: slope {f['fixed_power']['slope']:.3f} ($d + 1$ = {res['dim'] + 1})")
         if "tuned_k2_over_log" in f:
-            txt.append(f"tuned: T ~ K^2/log K, R2={f['tuned_k2_over_log']['r2']:.6f}")
+            txt.append(f"tuned: $T \\sim K^2/\\log K$, $R^2$={f['tuned_k2_over_log']['r2']:.6f}")
         else:
             txt.append(f"tuned: log-log slope {f['tuned_power']['slope']:.3f}")
-        a.text(0.03, 0.97, "\n".join(txt), transform=a.transAxes, va="top", fontsize=5)
-        a.set(xlabel="K_max", ylabel="T(K; 1e-2)", title=f"{res['kernel']} d={res['dim']}", ylim=(1, 1e12))
-        a.legend(fontsize=5, loc="lower right")
+        a.text(0.03, 0.97, "\n".join(txt), transform=a.transAxes, va="top", fontsize=7)
+        a.set(xlabel=r"finest mode $K_{\max}$", ylabel=r"convergence time $T(K_{\max};\ 10^{-2})$",
+              title=f"{res['kernel'].capitalize()}, $d$ = {res['dim']}", ylim=(1, 1e12))
+        a.legend(fontsize=7, loc="lower right")
         rows += [{"kernel": res["kernel"], "dim": res["dim"], **r} for r in res["rows"]]
     dims = dimension_study(K=64 if quick else 256)
     data = {"cases": results, "dimension_study": dims}

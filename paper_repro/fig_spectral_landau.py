@@ -33,18 +33,18 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     kf = np.linspace(0.05, 2.0, 200)
     fig, ax = figure(2, 1, width=3.3)
     a = ax[0, 0]
-    a.semilogy(ks, [-r["plasma_gamma"] for r in rows], "o-", label="Landau |gamma| (plasma)")
+    a.semilogy(ks, [-r["plasma_gamma"] for r in rows], "o-", label=r"Landau $|\gamma|$ (plasma)")
     a.semilogy(kf, -weak_damping_rate(kf), ":", label="weak-damping asymptote")
-    a.semilogy(kf, rate(Gaussian(1.0), kf), "-", label="drift lambda, Gaussian s=1")
-    a.semilogy(kf, rate(Laplace(1.0), kf), "--", label="drift lambda, Laplace tau=1")
-    a.set(xlabel="k lambda_D", ylabel="damping rate", ylim=(1e-8, 5), title="decay rates")
-    a.legend(fontsize=5)
+    a.semilogy(kf, rate(Gaussian(1.0), kf), "-", label=r"drift $\lambda$, Gaussian $s$ = 1")
+    a.semilogy(kf, rate(Laplace(1.0), kf), "--", label=r"drift $\lambda$, Laplace $\tau$ = 1")
+    a.set(xlabel=r"$k \lambda_D$", ylabel=r"damping rate / $\omega_p$", ylim=(1e-8, 5), title="decay rates")
+    a.legend(fontsize=7)
     a = ax[0, 1]
-    a.plot(ks, [r["plasma_omega"] for r in rows], "o-", label="plasma omega_r (Bohm-Gross ~ sqrt(1+3k^2))")
-    a.plot(kf, np.sqrt(1 + 3 * kf**2), ":", label="Bohm-Gross")
+    a.plot(ks, [r["plasma_omega"] for r in rows], "o-", label=r"plasma $\omega_r$")
+    a.plot(kf, np.sqrt(1 + 3 * kf**2), ":", label=r"Bohm-Gross $\sqrt{1 + 3k^2}$")
     a.plot(kf, 0 * kf, "k-", label="drift: no oscillation")
-    a.set(xlabel="k lambda_D", ylabel="frequency / omega_p", title="oscillation")
-    a.legend(fontsize=5)
+    a.set(xlabel=r"$k \lambda_D$", ylabel=r"frequency / $\omega_p$", title="oscillation")
+    a.legend(fontsize=7)
     cols = ["k", "plasma_omega", "plasma_gamma", "plasma_gamma_weak", "drift_rate", "drift_rate_laplace",
             "drift_omega"]
     return [save_figure(fig, out_dir / "spectral_landau.pdf"), write_csv(out_dir / "spectral_landau.csv", rows, cols),

@@ -18,6 +18,12 @@ NAME = "spectral-modes"
 TITLE = "Grid-solver mode decay (linear + nonlinear, 1-D/2-D) vs lambda(k); Euler-step correction"
 
 
+def _kernel_text(name: str) -> str:
+    """A kernel's data name ("laplace tau=0.5") as figure text ("Laplace $\\tau$ = 0.5")."""
+    name = name[:1].upper() + name[1:]
+    return name.replace("tau=", r"$\tau$ = ").replace(" s=", " $s$ = ")
+
+
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     import sys
 
@@ -43,16 +49,16 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
             step = max(1, len(rec["t"]) // 12)
             line = a.semilogy(rec["t"], np.exp(-rec["theory"][j] * rec["t"]), lw=1)[0]
             a.semilogy(rec["t"][::step], rec["amp"][::step, j], "o", ms=2.5, color=line.get_color(),
-                       label=f"|k|={k:.3g}")
-        a.set(xlabel="t", title=f"{rec['kernel']}, d={rec['dim']}", ylabel="mode amplitude" if panels[key] == 0 else None)
-        a.legend(fontsize=5)
+                       label=f"$|k|$={k:.3g}")
+        a.set(xlabel="time $t$", title=f"{_kernel_text(rec['kernel'])}, $d$ = {rec['dim']}", ylabel="mode amplitude")
+        a.legend(fontsize=7)
     a = ax[0, 4]
     etas = [r["eta"] for r in eul]
     a.plot(etas, [r["measured"] for r in eul], "o", label="grid solver, Euler")
-    a.plot(etas, [r["euler_theory"] for r in eul], "-", label="-log|1-eta lam|/eta")
-    a.axhline(eul[0]["lambda"], color="k", ls="--", lw=1, label="lambda")
-    a.set(xlabel="eta", ylabel="measured rate", title="Euler step bias (k=3)")
-    a.legend(fontsize=5)
+    a.plot(etas, [r["euler_theory"] for r in eul], "-", label=r"$-\log|1 - \eta\lambda| / \eta$")
+    a.axhline(eul[0]["lambda"], color="k", ls="--", lw=1, label=r"$\lambda$")
+    a.set(xlabel=r"step size $\eta$", ylabel="measured rate", title="Euler step bias ($k$ = 3)")
+    a.legend(fontsize=7)
     data = {"records": [{k: v for k, v in r.items() if k not in ("amp", "t")} for r in recs],
             "max_abs_log_ratio": {f"{r['kernel']} d={r['dim']} {r['kind']}": float(np.max(np.abs(np.log(r["ratio"]))))
                                   for r in recs},

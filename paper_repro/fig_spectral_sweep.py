@@ -38,14 +38,16 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         for name, fam in sw["families"].items():
             x = fam["param"] / (sw["r_max"] if name == "exponential" else 1.0)
             T = np.where(np.isfinite(fam["T"]), fam["T"], np.nan)
-            a.loglog(x, T, "-" if kern == "gaussian" else "--", label=f"{kern[:3]} {name}")
-    a.set(xlabel="parameter (r/r_max, r, duration or dwell)", ylabel="T(64; 1e-2)", title="(a) schedule families")
-    a.legend(fontsize=4, ncol=2)
+            a.loglog(x, T, "-" if kern == "gaussian" else "--", label=f"{kern.capitalize()[:3]}. {name}")
+    a.set(xlabel=r"schedule parameter ($r/r_{\max}$, $r$, duration or dwell)",
+          ylabel=r"convergence time $T(64;\ 10^{-2})$", title="(a) schedule families")
+    a.legend(fontsize=7, ncol=2)
     a = ax[0, 1]
     T = np.log10(np.where(np.isfinite(grid["T"]), grid["T"], np.nan))
     im = a.pcolormesh(grid["r"], grid["s0"], T, shading="nearest")
-    a.set(xscale="log", yscale="log", xlabel="r", ylabel="s0", title="(b) log10 T, Gaussian (white: inf)")
-    fig.colorbar(im, ax=a)
+    a.set(xscale="log", yscale="log", xlabel="annealing rate $r$", ylabel="initial scale $s_0$",
+          title=r"(b) $\log_{10} T$, Gaussian (white: never)")
+    fig.colorbar(im, ax=a, label=r"$\log_{10} T$")
     a = ax[0, 2]
     sw = sweeps["gaussian"]
     s0, s1 = sw["s0"], sw["s1"]
@@ -59,9 +61,9 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     }
     for name, sch in scheds.items():
         t = np.linspace(0, best[name]["best_T"], 300)
-        a.semilogy(t, sch.bandwidth(t), label=f"{name}: T={best[name]['best_T']:.3g}")
-    a.set(xlabel="t", ylabel="s(t)", title="(c) best schedule per family (Gaussian)")
-    a.legend(fontsize=5)
+        a.semilogy(t, sch.bandwidth(t), label=f"{name}: $T$={best[name]['best_T']:.3g}")
+    a.set(xlabel="time $t$", ylabel="bandwidth $s(t)$", title="(c) best schedule per family (Gaussian)")
+    a.legend(fontsize=7)
     data = {"sweeps": sweeps, "rate_s0_map": grid,
             "best": {k: {n_: {"param": f["best_param"], "T": f["best_T"]} for n_, f in sw_["families"].items()}
                      for k, sw_ in sweeps.items()}}

@@ -24,7 +24,8 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
 
     X, Y = np.meshgrid(dec["grid_x"], dec["grid_y"])
     fig, ax = figure(3, len(taus), width=2.7, height=2.5)
-    names = (("drift", "drift V"), ("preconditioned", "tau (rbar_p g_p - rbar_q g_q)"), ("residual", "residual C_p - C_q"))
+    names = (("drift", "drift $V$"), ("preconditioned", r"$\tau (\bar r_p g_p - \bar r_q g_q)$"),
+             ("residual", "residual $C_p - C_q$"))
     for i, tau in enumerate(taus):
         f = dec["fields"][str(tau)]
         vmax = np.log10(np.max(np.linalg.norm(f["drift"], axis=1)))
@@ -37,12 +38,12 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
                               vmin=vmax - 3, vmax=vmax, cmap="viridis")
             a.quiver(X, Y, U[:, 0].reshape(X.shape), U[:, 1].reshape(X.shape), angles="xy", scale=25,
                      width=0.004, color="w")
-            title = f"{label}, tau={tau}"
+            title = f"{label}, $\\tau$ = {tau}"
             if key == "residual":
-                title += f"\nmedian |C|/|V| = {f['rel_residual_median']:.2f}"
-            a.set_title(title, fontsize=7)
-            a.set_aspect("equal")
-        fig.colorbar(im, ax=ax[i, 2], label="log10 |field|", shrink=0.8)
+                title += f"\nmedian $|C|/|V|$ = {f['rel_residual_median']:.2f}"
+            a.set_title(title, fontsize=8)
+            a.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+        fig.colorbar(im, ax=ax[i, 2], label=r"$\log_{10}$ |field|", shrink=0.8)
     out = Path(out_dir)
     return [save_figure(fig, out / "theory_laplace_fields.pdf"), write_json(out / "theory_laplace_fields.json", dec)]
 

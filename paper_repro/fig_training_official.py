@@ -19,6 +19,7 @@ from driftlab.plotting import figure, save_figure
 
 NAME = "training-official"
 TITLE = "official toy (MLP 32-256x3-2, Adam 1e-3, Laplace tau 0.05, Alg. 2): swiss roll, checkerboard"
+DATA_LABELS = {"swiss-roll": "swiss roll", "checkerboard": "checkerboard"}
 
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
@@ -51,18 +52,18 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
             ax.semilogy([x["step"] for x in hs], [x["loss_mse"] for x in hs], "o-", ms=3,
                         label="CLI run 2048/2048 (window means)")
         ax.axhline(PUBLISHED_LOSS[data], color="k", ls=":", label="published final loss")
-        ax.set(xlabel="step", ylabel="loss (mse per coordinate)", title=data)
-        ax.legend(fontsize=6)
+        ax.set(xlabel="step", ylabel="loss (MSE per coordinate)", title=DATA_LABELS.get(data, data))
+        ax.legend(fontsize=7)
         ax = axes[r_i, 1]
-        ax.plot([x["step"] for x in res.history], [x["w2"] for x in res.history], "o-", ms=3, label="exact W2")
+        ax.plot([x["step"] for x in res.history], [x["w2"] for x in res.history], "o-", ms=3, label="exact $W_2$")
         ax.plot([x["step"] for x in res.history], [max(x["energy"], 1e-5) for x in res.history], "s-", ms=3,
                 label="energy distance")
-        ax.set(yscale="log", xlabel="step", title="held-out metrics")
-        ax.legend(fontsize=6)
+        ax.set(yscale="log", xlabel="step", ylabel="distance to held-out data", title="held-out metrics")
+        ax.legend(fontsize=7)
         ax = axes[r_i, 2]
         ax.scatter(res.data[:, 0], res.data[:, 1], s=1, color="0.7", rasterized=True)
         ax.scatter(res.samples[:, 0], res.samples[:, 1], s=1, color="tab:orange", rasterized=True)
-        ax.set(aspect="equal", title=f"generated (orange), W2 {f['w2']:.3f}")
+        ax.set(aspect="equal", xlabel="$x_1$", ylabel="$x_2$", title=f"generated (orange), $W_2$ {f['w2']:.3f}")
     out = Path(out_dir)
     paths = [save_figure(fig, out / "training_official.pdf"),
              write_json(out / "training_official.json", without_timings({"quick": quick, "table": table, "runs": runs})),

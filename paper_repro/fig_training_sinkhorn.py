@@ -32,16 +32,17 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
             named = {"kernel": "kernel drift (= Sinkhorn, 0 it.)", "alg2": "Alg. 2, Gaussian kernel"}
             label = named[arm] if arm in named else f"Sinkhorn drift ({arm.split('-')[-1]} it.)"
             ax.plot([r["step"] for r in sel], [r["w2"] for r in sel], color=colors.get(arm, "tab:green"), label=label)
-        ax.set(xlabel="step", ylabel="exact W2 to held-out data", title=f"{start} start", ylim=(0, None))
-        ax.legend(fontsize=6)
+        ax.set(xlabel="step", ylabel="exact $W_2$ to held-out data", title=f"{start} start", ylim=(0, None))
+        ax.legend(fontsize=7)
         for c_i, arm in enumerate(arms):
             ax = axes[r_i, 1 + c_i]
             last = [r for r in rows if r["start"] == start and r["arm"] == arm][-1]
             p = np.asarray(last["final_positions"])
             ax.scatter(data[:, 0], data[:, 1], s=1, color="0.75")
             ax.scatter(p[:, 0], p[:, 1], s=3, color=colors.get(arm, "tab:green"))
-            kind = arm
-            ax.set(aspect="equal", title=f"{kind}: modes {last['mode_fraction'] * 8:.0f}/8, W2 {last['w2']:.2f}")
+            kind = {"kernel": "kernel drift", "alg2": "Alg. 2"}.get(arm, f"Sinkhorn, {arm.split('-')[-1]} it.")
+            ax.set(aspect="equal", xlabel="$x_1$", ylabel="$x_2$",
+                   title=f"{kind}: modes {last['mode_fraction'] * 8:.0f}/8, $W_2$ {last['w2']:.2f}")
     out = Path(out_dir)
     table = summary(rows)
     paths = [save_figure(fig, out / "training_sinkhorn.pdf"),

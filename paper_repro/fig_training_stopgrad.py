@@ -28,10 +28,10 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
                 ax.plot(steps, [max(r["energy"], 1e-4) for r in sel], style, color="tab:blue",
                         label=f"energy dist. ({'sg' if sg else 'no sg'})")
                 ax.plot(steps[1:], [r["loss"] for r in sel][1:], style, color="tab:red",
-                        label=f"loss E|V|^2 ({'sg' if sg else 'no sg'})")
-            ax.set(yscale="log", xlabel="step", title=f"{init} start, {method}")
+                        label=f"loss $E|V|^2$ ({'sg' if sg else 'no sg'})")
+            ax.set(yscale="log", xlabel="step", ylabel="energy distance, loss", title=f"{init} start, {method}")
             if r_i == 0 and c_i == 0:
-                ax.legend(fontsize=6)
+                ax.legend(fontsize=7)
     from driftlab.training import two_gaussians
 
     ds_pts = two_gaussians().sample(400, rng=0)
@@ -43,9 +43,9 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
                     and "final_positions" in r][-1]
             p = np.asarray(last["final_positions"])
             ax.scatter(p[:, 0], p[:, 1], s=3, color=color, label="with sg" if sg else "without sg")
-        ax.set(title=f"final particles ({init}, {methods[0]})", aspect="equal")
+        ax.set(title=f"final particles ({init}, {methods[0]})", aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
         if c_i == 0:
-            ax.legend(fontsize=6, markerscale=3)
+            ax.legend(fontsize=7, markerscale=3)
     out = Path(out_dir)
     table = summary(rows)
     paths = [save_figure(fig, out / "training_stopgrad.pdf"),
