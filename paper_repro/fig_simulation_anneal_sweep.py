@@ -84,7 +84,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(r"finest mode $K_{\max}$")
-        ax.set_ylabel(f"time to damp all modes by $\\varepsilon$ = {payload['grid_1d']['eps']}")
+        ax.set_ylabel(f"time to damp all modes\nby $\\varepsilon$ = {payload['grid_1d']['eps']}")
         ax.set_title(f"1-D {kern.capitalize()}, $N = M$ = {payload['grid_1d']['n']}")
         ax.legend(fontsize=7)
 
@@ -123,7 +123,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     ax.set_title("$d$-torus, iid particles (solid Gaussian, dashed Laplace;\n"
                  f"circles $N$={ns[0]}" + (f", squares $N$={ns[-1]}" if len(ns) > 1 else "")
                  + "); edges: median not reached\n(top: annealed, bottom: best fixed)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))  # below: 16 entries
 
     ax = axes[1, 1]
     floors = payload["floors"]
@@ -136,7 +136,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     ax.axhline(1.0, color="k", lw=0.5)
     ax.set_xlabel("dimension $d$")
     ax.set_ylabel(r"mode-error floor / $\sqrt{2/N}$")
-    ax.set_title("finite-$N$ noise floor (late best-fixed plateau)")
+    ax.set_title("finite-$N$ noise floor (best-fixed plateau)")
     ax.legend(fontsize=7)
     shown = {"t": "tiny sweep (quick run)", "r": "reduced sweep (no committed results)"}.get(source[0], "committed sweep")
     fig.suptitle(f"data: {shown}", fontsize=7)
