@@ -6,7 +6,7 @@ PYTEST_WORKERS ?= 2
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: install repro repro-quick gallery test test-slow test-gpu gpu-session bench docs
+.PHONY: install repro repro-quick gallery test test-slow test-gpu gpu-session gpu-sweep bench docs
 
 # torch: a loose requirement (torch>=2.2) in pyproject; if torch is missing we ask for the
 # pinned 2.13.0, which pip takes from the local CPU wheel where one lies on disk instead of
@@ -36,6 +36,12 @@ test-gpu: install
 # on a lent GPU machine (no install there: nothing can be downloaded): tests + benchmarks
 gpu-session:  # PART=tests|probe|bench for one part with twice the time
 	bash benchmarks/gpu_session.sh $(or $(PART),all)
+
+# on a lent GPU machine: resume the annealing-at-scale sweep (verdict-deciding cells first) for
+# BUDGET minutes (default 8: fits a 10-minute command), then summarize; commit the new run files
+gpu-sweep:
+	PYTHONPATH=$(CURDIR) PYTHONUNBUFFERED=1 $(PY) -m analysis.simulation_anneal_scale run --device cuda \
+		--budget-minutes $(or $(BUDGET),8) $(if $(MAX_N),--max-n $(MAX_N))
 
 bench: install
 	$(PY) benchmarks/bench_drift.py --quick
