@@ -35,6 +35,7 @@ from typing import Callable
 
 from driftlab.theory._claims import (
     algorithm2,
+    annealing_scale,
     conservativity,
     estimators,
     finite_particle,
@@ -60,7 +61,7 @@ __all__ = ["Outcome", "Claim", "Evidence", "ClaimResult", "CLAIMS", "FAMILY_MODU
 
 #: the per-family check modules, in ledger order
 FAMILY_MODULES = (gaussian, laplace, conservativity, algorithm2, estimators, official, spectral, variational,
-                  spacetime, finite_particle)
+                  spacetime, finite_particle, annealing_scale)
 
 CLAIMS: list[Claim] = [c for mod in FAMILY_MODULES for c in mod.CLAIMS]
 
