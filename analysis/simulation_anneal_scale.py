@@ -19,8 +19,10 @@ A *cell* is (kernel, d, N, K_max); its runs are, for every seed in {0, 1, 2}:
 2. eps of the cell = :func:`analysis.simulation_anneal.choose_eps` of the median floor over the
    seeds (smallest of 0.1 ... 0.5 above 2 x floor; ``floor_limited`` when even 0.5 is not);
 3. *phase B*: exponential annealing s0 exp(-r t) (r = 0.5 x the admissible rate of the lowest
-   mode) and the coarse fixed s0 (only where its Euler-stepped time at eps is below t_max),
-   stopped at eps. The best-fixed time is read off the phase-A trace with the same criterion.
+   mode) and the coarse fixed s0 (only where its Euler-stepped time at eps = 0.5 is below t_max),
+   each stopped once every mode is below eps_base = 0.1 x its initial error (at or after the
+   crossing of any eps the floor can choose), so no run depends on another and the runs of a
+   cell go seed by seed; every time is read off the traces at the cell's eps.
 
 The floor is measured per cell and summarised per (kernel, d, N) (max over the cells run):
 the floor depends on the bandwidth and the modes (it grows with K_max at fixed N), and a
