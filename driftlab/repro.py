@@ -272,29 +272,12 @@ def summary_table(runs: list[FigureRun], out_dir: Path | None = None, fmt: str =
 
     Table and markdown: seconds to 0.1 s and paths relative to the output folder (named in the
     header); CSV and JSON: seconds unrounded and absolute paths (CSV joins a figure's files
-    with ``;``). JSON is ``{"out_dir", "figures": [rows], "ok", "total", "seconds"}``.
+    with ``;``). JSON is ``{"out_dir", "figures": [rows], "ok", "total", "seconds"}``. The
+    rendering lives with the command line (:func:`driftlab.cli.repro.render_summary`).
     """
-    from driftlab.cli._render import FORMATS, Report, render
+    from driftlab.cli.repro import render_summary
 
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    full = fmt in ("csv", "json")
-    rows = summary_rows(runs, out_dir, full=full)
-    if fmt == "csv":
-        rows = [dict(r, files="; ".join(r["files"])) for r in rows]
-    n_ok, total = sum(r.ok for r in runs), sum(r.seconds for r in runs)
-    header = {"output folder": str(Path(out_dir).resolve()) if out_dir is not None else "(not given)",
-              "units": "seconds of wall-clock time per figure script"}
-    notes = [f"{n_ok}/{len(runs)} figures ok in {total:.1f} s"]
-    failed = [r.name for r in runs if not r.ok]
-    if failed:
-        notes.append("FAILED: " + ", ".join(failed))
-    rep = Report("driftlab repro: figures regenerated", rows,
-                 SUMMARY_COLUMNS if failed or full else SUMMARY_COLUMNS[:-1], header=header, notes=notes,
-                 keep=("figure", "status"),
-                 json={"out_dir": header["output folder"], "figures": rows, "ok": n_ok, "total": len(runs),
-                       "seconds": total})
-    return render(rep, fmt, width)
+    return render_summary(runs, out_dir, fmt, width)
 
 
 def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool = False,
@@ -334,7 +317,7 @@ def run(names: list[str] | None = None, out_dir: Path | None = None, quick: bool
         One or more scripts raised (after all the others ran and the summary was echoed).
     """
     from driftlab._io import figure_context
-    from driftlab.cli._render import FORMATS
+    from driftlab.cli.repro import FORMATS
 
     if fmt not in FORMATS:  # before any figure runs
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")

@@ -17,6 +17,34 @@ def _fmt_seconds(rec: dict | None) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
+def render_summary(runs: list, out_dir: Path | None = None, fmt: str = "table", width: int | None = None) -> str:
+    """``driftlab repro``'s summary of ``runs`` (:class:`driftlab.repro.FigureRun`) in ``fmt``.
+
+    See :func:`driftlab.repro.summary_table`.
+    """
+    from driftlab.repro import SUMMARY_COLUMNS, summary_rows
+
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    full = fmt in ("csv", "json")
+    rows = summary_rows(runs, out_dir, full=full)
+    if fmt == "csv":
+        rows = [dict(r, files="; ".join(r["files"])) for r in rows]
+    n_ok, total = sum(r.ok for r in runs), sum(r.seconds for r in runs)
+    header = {"output folder": str(Path(out_dir).resolve()) if out_dir is not None else "(not given)",
+              "units": "seconds of wall-clock time per figure script"}
+    notes = [f"{n_ok}/{len(runs)} figures ok in {total:.1f} s"]
+    failed = [r.name for r in runs if not r.ok]
+    if failed:
+        notes.append("FAILED: " + ", ".join(failed))
+    rep = Report("driftlab repro: figures regenerated", rows,
+                 SUMMARY_COLUMNS if failed or full else SUMMARY_COLUMNS[:-1], header=header, notes=notes,
+                 keep=("figure", "status"),
+                 json={"out_dir": header["output folder"], "figures": rows, "ok": n_ok, "total": len(runs),
+                       "seconds": total})
+    return render(rep, fmt, width)
+
+
 def _list_report(fmt: str) -> Report:
     """``--list``: every figure with its expected full and quick time and its number of claims."""
     from driftlab import repro as R
