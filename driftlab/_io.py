@@ -361,7 +361,9 @@ class RunDirectory:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:  # BlockingIOError: held elsewhere
             try:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+                # the first line: a writer that did not truncate may leave a longer tail after it
+                lines = os.pread(fd, 64, 0).decode("ascii", "replace").splitlines()
+                holder = lines[0].strip() if lines else ""
             except OSError:  # pragma: no cover
                 holder = ""
             os.close(fd)

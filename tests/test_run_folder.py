@@ -94,6 +94,10 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path):
     (tmp_path / LOCK_NAME).write_text("999999999\n")  # a stale lock file with a dead pid: no flock, no block
     with RunDirectory(tmp_path):
         pass
+    # a longer leftover line: the holder writes its pid over it without truncating, so the file
+    # reads "<pid>\n<tail>" (the busy message named "another process" when the holder's pid was
+    # shorter than the previous writer's)
+    (tmp_path / LOCK_NAME).write_text("99999999999999\n")
     proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert "LOCKED" in proc.stdout.readline()
