@@ -82,7 +82,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.simulation_anneal import EPS_GRID, choose_eps, convergence_time_measured, euler_time, ladder
-from analysis.simulation_anneal_sweep import _floor_of, _problem, _schedules
+from analysis.simulation_anneal_sweep import _floor_of, _problem, _schedules, schedule_cells
 
 __all__ = ["GRID", "RESULTS", "Cell", "cell_info", "check_grid", "estimate_run", "mean_field_n", "order_cells",
            "pending_runs", "run_sweep", "summarize", "main"]
@@ -737,16 +737,7 @@ def tables_markdown(payload: dict) -> str:
          "|---|---|---|---|---|---|---|---|---|---|"]
     by = {(r["kernel"], r["dim"], r["n"], r["K_max"], r["schedule"]): r for r in payload["cells"]}
     for kern, d, n, K in sorted({(r["kernel"], r["dim"], r["n"], r["K_max"]) for r in payload["cells"]}):
-        cells = []
-        for name in ("best_fixed", "annealed", "fixed_s0"):
-            r = by.get((kern, d, n, K, name))
-            if r is None:
-                cells.append("pending")
-            elif not r["simulated"]:
-                cells.append(f"not run (Euler {_fmt(r['T_theory_euler'])})")
-            else:
-                cells.append(f"{_fmt(r['T_median'])} [{_fmt(r['T_min'])}, {_fmt(r['T_max_seed'])}] "
-                             f"({r['frac_reached']:.2f}) \\| {_fmt(r['T_theory_euler'])}")
+        cells = schedule_cells(by, (kern, d, n, K), "pending", _fmt)
         b = by.get((kern, d, n, K, "best_fixed"))
         L.append(f"| {kern} | {d} | {n} | {K} | {b['eps']} | " + " | ".join(cells)
                  + f" | {_fmt(b['n_ball'], 2)} | {_fmt(b['floor_rel'], 3)} |")

@@ -392,6 +392,23 @@ def summarize(out: Path = RESULTS, grid: dict = DD_GRID) -> dict:
     return payload
 
 
+def schedule_cells(by: dict, key: tuple, missing: str, fmt) -> list[str]:
+    """Table cells "median [min, max] (fraction reached) | Euler-stepped" of the best fixed,
+    annealed and fixed-s0 rows of one (kernel, d, N, K_max) ``key`` (``by``: key + schedule ->
+    summary row; ``missing`` where a schedule has no row, ``fmt`` formats one number)."""
+    cells = []
+    for name in ("best_fixed", "annealed", "fixed_s0"):
+        r = by.get((*key, name))
+        if r is None:
+            cells.append(missing)
+        elif not r["simulated"]:
+            cells.append(f"not run (Euler {fmt(r['T_theory_euler'])})")
+        else:
+            cells.append(f"{fmt(r['T_median'])} [{fmt(r['T_min'])}, {fmt(r['T_max_seed'])}] "
+                         f"({r['frac_reached']:.2f}) \\| {fmt(r['T_theory_euler'])}")
+    return cells
+
+
 def _fmt(v, nd=1) -> str:
     if isinstance(v, str):
         return v
@@ -432,16 +449,7 @@ def tables_markdown(payload: dict) -> str:
               "|---|---|---|---|---|---|---|---|---|"]
         by = {(r["kernel"], r["dim"], r["n"], r["K_max"], r["schedule"]): r for r in payload["cells_dd"]}
         for kern, d, n, K in sorted({(r["kernel"], r["dim"], r["n"], r["K_max"]) for r in payload["cells_dd"]}):
-            cells = []
-            for name in ("best_fixed", "annealed", "fixed_s0"):
-                r = by.get((kern, d, n, K, name))
-                if r is None:
-                    cells.append("-")
-                elif not r["simulated"]:
-                    cells.append(f"not run (Euler {_fmt(r['T_theory_euler'])})")
-                else:
-                    cells.append(f"{_fmt(r['T_median'])} [{_fmt(r['T_min'])}, {_fmt(r['T_max_seed'])}] "
-                                 f"({r['frac_reached']:.2f}) \\| {_fmt(r['T_theory_euler'])}")
+            cells = schedule_cells(by, (kern, d, n, K), "-", _fmt)
             b = by.get((kern, d, n, K, "best_fixed"))
             L.append(f"| {kern} | {d} | {n} | {b['eps'] if b else '-'} | {K} | " + " | ".join(cells)
                      + f" | {_fmt(b['n_ball'], 3) if b else '-'} |")
