@@ -271,7 +271,7 @@ CLAIMS: list[Claim] = [
           "|length - 6.41| <= 0.007, |t_peak - 0.61| <= 0.013, |straight - 15.8| <= 0.05",
           "half a unit of the published third digit, plus the run's discretisation (length vs Richardson "
           "extrapolation 1.4e-3) and its t grid (1/128)", check_toy_geodesic, figures=("spacetime-toy1d",),
-          evidence=Evidence("figures/spacetime_toy1d.json", "e1c577945ad2f907c9687789d781a7beef764034cbcf0e5789bc3095fccb2429", "driftlab repro spacetime-toy1d",
+          evidence=Evidence("figures/spacetime_toy1d.json", "7a04778db6e96f77868abfad8e3421bd9fa9d9436b718a2745e57e22f9908456", "driftlab repro spacetime-toy1d",
                             keys=("toy", "pf_ode"))),
     Claim("s.pf-ode.parametrisation", "spacetime", "[S] (what holds)",
           "'PF-ODE paths lose to geodesics' holds by energy only through their parametrisation: as curves they "
@@ -280,7 +280,7 @@ CLAIMS: list[Claim] = [
           "a geodesic minimises length, so ratios >= 1 up to the optimiser tolerance; the energy of a curve at "
           "constant speed is its length squared, so any excess beyond ~1.04 is the parametrisation",
           check_pf_ode_vs_geodesic, figures=("spacetime-toy1d",),
-          evidence=Evidence("figures/spacetime_toy1d.json", "e1c577945ad2f907c9687789d781a7beef764034cbcf0e5789bc3095fccb2429", "driftlab repro spacetime-toy1d",
+          evidence=Evidence("figures/spacetime_toy1d.json", "7a04778db6e96f77868abfad8e3421bd9fa9d9436b718a2745e57e22f9908456", "driftlab repro spacetime-toy1d",
                             keys=("toy", "pf_ode"))),
     Claim("s.mullerbrown.transition-paths", "spacetime", "[S]",
           "Geodesic-guided annealed Langevin finds the lowest-barrier transition paths on Müller–Brown (kT = 10, "
@@ -289,7 +289,7 @@ CLAIMS: list[Claim] = [
           "> 2 SE (or fails) in at least half",
           "standard errors of the mean excess barrier over 64 chains (2 seeds x 32); 2 SE is the sweep's own "
           "criterion", check_mullerbrown_paths, expected="refuted", figures=("spacetime-mullerbrown",),
-          evidence=Evidence("figures/spacetime_mullerbrown.json", "105a276c34288bdc1d4eda89d77a5f025d27f0cad2810b83e7326be22e3c6372",
+          evidence=Evidence("figures/spacetime_mullerbrown.json", "aaef1813ccb4dcaeda61430a0ca6fa8ea1df71780e994e802771a01a542e671f",
                             "driftlab repro spacetime-mullerbrown", keys=("rows",)),
           note="The MEP restraint beats the geodesic-guided path in every setting (excess barrier ~0.8-1.2 kT "
                "against ~5 kT); at budget 1024 the geodesic path fails to reach B; it does beat the fixed-noise "

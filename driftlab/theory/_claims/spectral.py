@@ -390,7 +390,7 @@ CLAIMS: list[Claim] = [
           "ratio failing shows the correction is needed", check_particles_rates, tier="default",
           figures=("simulation-modes",),
           evidence=Evidence("figures/simulation_modes.json",
-                            "79339e54af3005eff831a93f17feed914a84b5ff4471a5a8641697ed9144b667", "driftlab repro simulation-modes", keys=("n_needed", "per_n"))),
+                            "2f15e6407a6a4dad2b5900414dc8337129b495bae5a91fa5a01703c22ac71059", "driftlab repro simulation-modes", keys=("n_needed", "per_n"))),
     Claim("spectral.annealing.particles-sweep", "spectral-particles", "[T]",
           "Particles (1-D torus, N = 2048, Euler eta = 0.5) follow the annealing law: with the Gaussian kernel "
           "the measured time to eps = 0.1 grows like (1/r) ln K_max (ln 2 / r per doubling, K_max = 2 ... 32)",
