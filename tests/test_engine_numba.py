@@ -184,8 +184,9 @@ def test_numba_declines_what_it_does_not_compute():
         kernel_sums(x, x + 1.0, InverseMultiquadric(1.0, 0.5), backend="numba")
     with pytest.raises(ValueError, match="Gaussian and exponential"):
         kernel_sums(x, x + 1.0, Matern(1.0, nu=1.5), backend="numba")
-    with pytest.raises(ValueError, match="minimum_image"):
-        kernel_sums(x, x + 1.0, Gaussian(1.0), period=3.0, wrap="minimum_image", backend="numba")
+    with pytest.raises(ValueError, match="minimum_image"):  # the fused widths only (d <= 8)
+        x9 = np.zeros((3, 9))
+        kernel_sums(x9, x9 + 1.0, Gaussian(1.0), period=3.0, wrap="minimum_image", backend="numba")
     with pytest.raises(ValueError, match="expand"):
         kernel_sums(x, x + 1.0, Gaussian(1.0), distance="expand", backend="numba")
 
@@ -197,7 +198,9 @@ def test_auto_picks_numba_on_the_cpu_above_the_dense_sizes():
     assert select_backend(big, big, Laplace(1.0), mask_self=True, need_log_total=False) == "numba"
     assert select_backend(big, big, Gaussian(1.0), period=3.0) == "numba"  # lattice images: R^d sums
     assert select_backend(big, big, InverseMultiquadric(1.0, 0.5)) == "torch"
-    assert select_backend(big, big, Gaussian(1.0), period=3.0, wrap="minimum_image") == "torch"
+    assert select_backend(big, big, Gaussian(1.0), period=3.0, wrap="minimum_image") == "numba"
+    big9 = np.zeros((300, 9))
+    assert select_backend(big9, big9, Gaussian(1.0), period=3.0, wrap="minimum_image") == "torch"
     assert select_backend(big[:10], big[:10], Gaussian(1.0)) == "dense"
 
 
@@ -230,3 +233,52 @@ def test_importing_driftlab_does_not_import_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False", out.stdout
+
+
+def _dense_minimum_image(kernel, x, y, lw, period, mask_self):
+    """Independent float64 reference on the torus: nearest-image displacements, log-sum-exp."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    disp = y[None, :, :] - x[:, None, :]
+    disp -= period * np.round(disp / period)
+    r = np.sqrt((disp ** 2).sum(-1))
+    logit = np.asarray(kernel.log_profile(r), np.float64) + (0.0 if lw is None else np.asarray(lw, np.float64)[None])
+    if mask_self:
+        np.fill_diagonal(logit, -np.inf)
+    mx = logit.max(axis=1, keepdims=True)
+    p = np.exp(logit - mx)
+    s = p.sum(axis=1)
+    return mx[:, 0] + np.log(s), (p[:, :, None] * disp).sum(1) / s[:, None]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kname", ["gaussian", "laplace"])
+@pytest.mark.parametrize("d", [2, 3, pytest.param(1, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow)])
+def test_numba_minimum_image_agrees_with_dense_reference(kname, d, dtype):
+    """wrap='minimum_image' on [0, 1)^d, weights and the self-mask, against the dense float64
+    reference; the tiny-bandwidth case sends every row through the exact two-pass path (its
+    kernel values underflow) and must give the nearest image's displacement. Tolerance _tol."""
+    rng = np.random.default_rng(7 + d)
+    x = rng.random((120, d)).astype(dtype)
+    y = rng.random((150, d)).astype(dtype)
+    lw = np.log(rng.uniform(0.1, 1.0, 150)).astype(dtype)
+    kern = {"gaussian": Gaussian(0.15), "laplace": Laplace(0.08)}[kname]
+    for xx, yy, w, mask in ((x, y, lw, False), (x, x, None, True)):
+        got = kernel_sums(xx, yy, kern, log_weights=w, mask_self=mask, period=1.0, wrap="minimum_image",
+                          backend="numba")
+        want = _dense_minimum_image(kern, xx, yy, w, 1.0, mask)
+        assert_close(got.log_total, want[0], rtol=_tol(dtype), atol=_tol(dtype), what="log_total, torus",
+                     inputs=(kname, d, dtype, mask))
+        assert_close(got.shift, want[1], rtol=_tol(dtype), atol=_tol(dtype), what="shift, torus",
+                     inputs=(kname, d, dtype, mask))
+    # far field on the torus: one query, references at nearest-image distance 0.3 and 0.4 across
+    # the boundary, a bandwidth that underflows every kernel value (the exact row path)
+    tiny = {"gaussian": Gaussian(1e-3), "laplace": Laplace(1e-4)}[kname]
+    xq = np.full((1, d), 0.05, dtype=dtype)
+    yr = np.full((2, d), 0.05, dtype=dtype)
+    yr[0, 0], yr[1, 0] = 0.75, 0.65  # displacements -0.3 and -0.4 through the face x = 0
+    got = kernel_sums(xq, yr, tiny, period=1.0, wrap="minimum_image", backend="numba")
+    want_shift = np.zeros((1, d))
+    want_shift[0, 0] = yr[0, 0] - 1.0 - xq[0, 0]  # the nearer image wins outright
+    assert_close(got.shift, want_shift, rtol=0, atol=_tol(dtype), what="far-field shift, torus", inputs=(kname, d))
+    assert np.isfinite(np.asarray(got.log_total)).all(), got.log_total

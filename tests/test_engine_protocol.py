@@ -205,7 +205,7 @@ def _documented_rule(n, m, d, kernel, cuda, float32, need_log_total, mask_self, 
             return "triton"
         return "sdpa" if sdpa_ok else "torch"
     numba_kernel = isinstance(kernel, (Gaussian, Laplace)) or (isinstance(kernel, Matern) and kernel.nu == 0.5)
-    if numba and numba_kernel and not min_image and n * m * imgs > AUTO_DENSE_PAIRS:
+    if numba and numba_kernel and not (min_image and d > 8) and n * m * imgs > AUTO_DENSE_PAIRS:
         return "numba"
     if sdpa_ok and n * m * imgs > AUTO_DENSE_PAIRS:
         return "sdpa"
@@ -249,9 +249,10 @@ CPU_TABLE = [
 
 
 # with numba installed, the fused numba loop takes the Gaussian and Laplace rows above the
-# dense sizes (not the minimum-image torus, which it declines)
+# dense sizes (the minimum-image torus too, for d <= 8)
 CPU_TABLE_NUMBA = {(257, 256, 2, "gaussian", 0, False, False): "numba", (257, 256, 2, "gaussian", 0, True, False): "numba",
-                   (257, 256, 2, "laplace", 0, False, False): "numba", (100, 100, 2, "gaussian", 1, False, False): "numba"}
+                   (257, 256, 2, "laplace", 0, False, False): "numba", (100, 100, 2, "gaussian", 1, False, False): "numba",
+                   (300, 300, 2, "gaussian", 3, False, False): "numba"}
 
 
 @pytest.mark.parametrize(("case", "want"), CPU_TABLE)

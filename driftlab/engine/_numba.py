@@ -29,9 +29,12 @@ is below ``m tiny / eps`` or not finite (the far-field trap) are recomputed exac
 two-pass log-sum-exp (maximum first, then ``sum e^{t - max}``); rows without a finite logit
 (all weights zero) are empty (``log_total = -inf``, shift 0). Within a tile the sums are
 kept in the input dtype (SIMD lanes: partial sums of <= ``tile / lanes`` terms); across tiles
-in float64. Self-masking is a select on the column index. A minimum-image torus and
-``distance="expand"`` are declined (the torch backend computes them); a lattice torus reaches
-this backend as R^d with the images appended by the dispatcher.
+in float64. Self-masking is a select on the column index. On a minimum-image torus (d <= 8)
+each displacement is wrapped, ``dl - L rint(dl / L)`` (round half to even, as the torch
+backend), and the wrapped displacements are accumulated instead of the references'
+coordinates (4-6x the torch backend there: 3.6-9e8 pairs/s on one thread, float32, d = 2..8).
+``distance="expand"`` and the minimum image for d > 8 are declined (the torch backend computes
+them); a lattice torus reaches this backend as R^d with the images appended by the dispatcher.
 
 Numba is imported at the first call, never at ``import driftlab``; the compiled loops are
 cached on disk (``cache=True``: numba writes them to ``__pycache__`` next to this file, or
@@ -189,25 +192,29 @@ def fast_exp(t):
 _FASTMATH = {"contract", "reassoc", "nsz"}  # reassoc: the row reductions vectorise (float round-off only)
 
 
-def _kernel(kind: int, D: int, mask: bool):
+def _kernel(kind: int, D: int, mask: bool, wrap: bool = False):
     """The compiled block functions for ``kind`` (0 Gaussian, 1 Laplace), ``D`` fused
     coordinates (1..FUSED_MAX_D) or ``D = 0`` (any d, through an L1 buffer of squared
     distances), and the self-mask (a compile-time constant: without it the loop has no
-    index compare)."""
-    key = (kind, D, bool(mask))
+    index compare). ``wrap``: minimum-image displacements on the torus of period ``per``
+    (fused widths only), accumulated instead of the references' coordinates."""
+    if wrap and D == 0:
+        raise ValueError("the minimum-image loop is compiled for d <= FUSED_MAX_D only")
+    key = (kind, D, bool(mask), bool(wrap))
     with _LOCK:
         if key in _KERNELS:
             return _KERNELS[key]
         core = _build_core()
         numba, fexp = core["numba"], core["fexp"]
-        KIND, DD, MASK = kind, D, bool(mask)
+        KIND, DD, MASK, WRAP = kind, D, bool(mask), bool(wrap)
 
         @numba.njit(fastmath=_FASTMATH, cache=True, nogil=True)
-        def fast_block(xc, yt, lw, a, floor, i0, i1, tc, out_s, out_acc):
+        def fast_block(xc, yt, lw, a, floor, per, i0, i1, tc, out_s, out_acc):
             """Fixed-reference pass for rows [i0, i1): out_s[i] += sum_j p_ij, out_acc[i, k] += sum_j p_ij yt[k, j]."""
             m = yt.shape[1]
             d = yt.shape[0]
             z = a - a
+            iper = (z + 1) / per if WRAP else z
             r2buf = np.empty(tc, dtype=yt.dtype)
             pbuf = np.empty(tc, dtype=yt.dtype)
             for j0 in range(0, m, tc):
@@ -235,36 +242,52 @@ def _kernel(kind: int, D: int, mask: bool):
                         for jj in range(j0, j1):
                             j = np.uint64(jj)  # unsigned: no negative-index wraparound, so contiguous loads
                             v0 = yt[0, j]
-                            dl = v0 - x0
-                            r2 = dl * dl
+                            d0 = v0 - x0
+                            if WRAP:
+                                d0 = d0 - per * np.rint(d0 * iper)
+                            r2 = d0 * d0
                             if DD > 1:
                                 v1 = yt[1, j]
-                                dl = v1 - x1
-                                r2 += dl * dl
+                                d1 = v1 - x1
+                                if WRAP:
+                                    d1 = d1 - per * np.rint(d1 * iper)
+                                r2 += d1 * d1
                             if DD > 2:
                                 v2 = yt[2, j]
-                                dl = v2 - x2
-                                r2 += dl * dl
+                                d2 = v2 - x2
+                                if WRAP:
+                                    d2 = d2 - per * np.rint(d2 * iper)
+                                r2 += d2 * d2
                             if DD > 3:
                                 v3 = yt[3, j]
-                                dl = v3 - x3
-                                r2 += dl * dl
+                                d3 = v3 - x3
+                                if WRAP:
+                                    d3 = d3 - per * np.rint(d3 * iper)
+                                r2 += d3 * d3
                             if DD > 4:
                                 v4 = yt[4, j]
-                                dl = v4 - x4
-                                r2 += dl * dl
+                                d4 = v4 - x4
+                                if WRAP:
+                                    d4 = d4 - per * np.rint(d4 * iper)
+                                r2 += d4 * d4
                             if DD > 5:
                                 v5 = yt[5, j]
-                                dl = v5 - x5
-                                r2 += dl * dl
+                                d5 = v5 - x5
+                                if WRAP:
+                                    d5 = d5 - per * np.rint(d5 * iper)
+                                r2 += d5 * d5
                             if DD > 6:
                                 v6 = yt[6, j]
-                                dl = v6 - x6
-                                r2 += dl * dl
+                                d6 = v6 - x6
+                                if WRAP:
+                                    d6 = d6 - per * np.rint(d6 * iper)
+                                r2 += d6 * d6
                             if DD > 7:
                                 v7 = yt[7, j]
-                                dl = v7 - x7
-                                r2 += dl * dl
+                                d7 = v7 - x7
+                                if WRAP:
+                                    d7 = d7 - per * np.rint(d7 * iper)
+                                r2 += d7 * d7
                             if KIND == 0:
                                 t = lw[j] - a * r2
                             else:
@@ -272,21 +295,21 @@ def _kernel(kind: int, D: int, mask: bool):
                             e = fexp(max(t, floor))
                             p = e if (t >= floor and (not MASK or jj != skip)) else z
                             s += p
-                            a0 += p * v0
+                            a0 += p * (d0 if WRAP else v0)
                             if DD > 1:
-                                a1 += p * v1
+                                a1 += p * (d1 if WRAP else v1)
                             if DD > 2:
-                                a2 += p * v2
+                                a2 += p * (d2 if WRAP else v2)
                             if DD > 3:
-                                a3 += p * v3
+                                a3 += p * (d3 if WRAP else v3)
                             if DD > 4:
-                                a4 += p * v4
+                                a4 += p * (d4 if WRAP else v4)
                             if DD > 5:
-                                a5 += p * v5
+                                a5 += p * (d5 if WRAP else v5)
                             if DD > 6:
-                                a6 += p * v6
+                                a6 += p * (d6 if WRAP else v6)
                             if DD > 7:
-                                a7 += p * v7
+                                a7 += p * (d7 if WRAP else v7)
                         out_s[i] += s
                         out_acc[i, 0] += a0
                         if DD > 1:
@@ -335,23 +358,25 @@ def _kernel(kind: int, D: int, mask: bool):
                                 ak += pbuf[j] * yt[ku, j + np.uint64(j0)]
                             out_acc[i, k] += ak
 
-        _KERNELS[key] = (fast_block, _exact_row(kind, bool(mask)))
+        _KERNELS[key] = (fast_block, _exact_row(kind, bool(mask), bool(wrap)))
         return _KERNELS[key]
 
 
-def _exact_row(kind: int, mask: bool):
-    """The compiled two-pass (exact) row for ``kind`` and the self-mask (any d); call under _LOCK."""
-    key = ("exact", kind, mask)
+def _exact_row(kind: int, mask: bool, wrap: bool = False):
+    """The compiled two-pass (exact) row for ``kind``, the self-mask and the minimum image (any d);
+    call under _LOCK."""
+    key = ("exact", kind, mask, wrap)
     if key not in _KERNELS:
         numba, fexp = _NUMBA["numba"], _NUMBA["fexp"]
-        KIND, MASK = kind, mask
+        KIND, MASK, WRAP = kind, mask, wrap
 
         @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-        def exact_row(xc, yt, lw, a, floor, i, out_s, out_acc):
+        def exact_row(xc, yt, lw, a, floor, per, i, out_s, out_acc):
             """Two-pass log-sum-exp of row i: returns the reference (max logit, -inf: empty row)."""
             m = yt.shape[1]
             d = yt.shape[0]
             z = a - a
+            iper = (z + 1) / per if WRAP else z
             mx = -np.inf
             for j in range(m):
                 if MASK and j == i:
@@ -359,6 +384,8 @@ def _exact_row(kind: int, mask: bool):
                 r2 = z
                 for k in range(d):
                     dl = yt[k, j] - xc[i, k]
+                    if WRAP:
+                        dl = dl - per * np.rint(dl * iper)
                     r2 += dl * dl
                 t = lw[j] - a * (r2 if KIND == 0 else np.sqrt(r2))
                 mx = max(mx, t)
@@ -374,13 +401,18 @@ def _exact_row(kind: int, mask: bool):
                 r2 = z
                 for k in range(d):
                     dl = yt[k, j] - xc[i, k]
+                    if WRAP:
+                        dl = dl - per * np.rint(dl * iper)
                     r2 += dl * dl
                 t = lw[j] - a * (r2 if KIND == 0 else np.sqrt(r2)) - mx
                 if t >= floor:
                     p = fexp(t)
                     s += p
                     for k in range(d):
-                        out_acc[i, k] += p * yt[k, j]
+                        dl = yt[k, j] - xc[i, k]
+                        if WRAP:
+                            dl = dl - per * np.rint(dl * iper)
+                        out_acc[i, k] += p * (dl if WRAP else yt[k, j])
             out_s[i] = s
             return mx
 
@@ -405,7 +437,7 @@ def _fused_width(d: int) -> int:
     return d if d <= FUSED_MAX_D else 0
 
 
-def numba_sums(kernel, x, y, log_weights=None, mask_self=False, tile_cols=None, num_threads=1):
+def numba_sums(kernel, x, y, log_weights=None, mask_self=False, tile_cols=None, num_threads=1, period=None):
     """``(log_total, shift)`` for numpy arrays ``x`` (n, d), ``y`` (m, d) of one float dtype.
 
     Parameters
@@ -422,6 +454,10 @@ def numba_sums(kernel, x, y, log_weights=None, mask_self=False, tile_cols=None, 
         Columns per tile (default :data:`TILE_COLS`).
     num_threads : int
         Threads splitting the rows.
+    period : float, optional
+        Minimum-image displacements on the torus of this period (``d <= FUSED_MAX_D``): the
+        shift is the weighted mean of the nearest-image displacements, as ``backend="torch"``
+        computes it.
 
     Returns
     -------
@@ -438,9 +474,13 @@ def numba_sums(kernel, x, y, log_weights=None, mask_self=False, tile_cols=None, 
     m = y.shape[0]
     if m == 0 or n == 0:
         return np.full(n, -np.inf, dtype=dtype), np.zeros((n, d), dtype=dtype)
-    c = y.mean(axis=0)
+    wrap = period is not None
+    if wrap and d > FUSED_MAX_D:
+        raise ValueError(f"backend='numba' computes the minimum image for d <= {FUSED_MAX_D}, got d = {d}")
+    c = 0.0 if wrap else y.mean(axis=0)  # on the torus the displacements are wrapped, not centred
     xc = np.ascontiguousarray(x - c)
     yt = np.ascontiguousarray((y - c).T)
+    per = dtype.type(period if wrap else 1.0)
     if log_weights is not None:
         lw = np.asarray(log_weights, dtype=dtype)
         fin = np.isfinite(lw)
@@ -452,26 +492,26 @@ def numba_sums(kernel, x, y, log_weights=None, mask_self=False, tile_cols=None, 
     thresh = m * float(finfo.tiny) / float(finfo.eps)
     floor = dtype.type(math.log(float(finfo.tiny)) + 0.5)
     a = dtype.type(form.a)
-    fast_block, exact_row = _kernel(KINDS.index(form.kind), _fused_width(d), bool(mask_self))
+    fast_block, exact_row = _kernel(KINDS.index(form.kind), _fused_width(d), bool(mask_self), wrap)
     tc = int(tile_cols or TILE_COLS)
     out_s = np.zeros(n, dtype=np.float64)
     out_acc = np.zeros((n, d), dtype=np.float64)
     threads = max(1, min(int(num_threads), n // 64 or 1)) if n * m >= PARALLEL_MIN_PAIRS else 1
     if threads == 1:
-        fast_block(xc, yt, lw, a, floor, 0, n, tc, out_s, out_acc)
+        fast_block(xc, yt, lw, a, floor, per, 0, n, tc, out_s, out_acc)
     else:  # row blocks (each row's sums are written by one block only: the result does not depend on threads)
         bounds = np.linspace(0, n, 4 * threads + 1).astype(np.int64)
-        list(_pool(threads).map(lambda k: fast_block(xc, yt, lw, a, floor, int(bounds[k]), int(bounds[k + 1]), tc,
+        list(_pool(threads).map(lambda k: fast_block(xc, yt, lw, a, floor, per, int(bounds[k]), int(bounds[k + 1]), tc,
                                                      out_s, out_acc), range(len(bounds) - 1)))
     ref = np.zeros(n, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(out_s) | (out_s < thresh))
     for i in bad:
-        ref[i] = exact_row(xc, yt, lw, a, floor, int(i), out_s, out_acc)
+        ref[i] = exact_row(xc, yt, lw, a, floor, per, int(i), out_s, out_acc)
     empty = (out_s <= 0) | ~np.isfinite(ref)
     safe_s = np.where(empty, 1.0, out_s)
     with np.errstate(divide="ignore"):
         log_total = np.where(empty, -np.inf, np.where(np.isfinite(ref), ref, 0.0) + np.log(safe_s)) + lw_ref
-    shift = np.where(empty[:, None], 0.0, out_acc / safe_s[:, None] - xc)
+    shift = np.where(empty[:, None], 0.0, out_acc / safe_s[:, None] - (0.0 if wrap else xc))
     return log_total.astype(dtype), shift.astype(dtype)
 
 
@@ -508,8 +548,9 @@ class NumbaBackend(Backend):
         if form is None or form.kind not in KINDS:
             return (f"backend='numba' supports the Gaussian and exponential (Laplace, Matérn-1/2) profiles, "
                     f"got {type(call.kernel).__name__}")
-        if call.minimum_image:
-            return "backend='numba' does not compute wrap='minimum_image' (use backend='torch')"
+        if call.minimum_image and call.d > FUSED_MAX_D:
+            return (f"backend='numba' computes wrap='minimum_image' for d <= {FUSED_MAX_D} only, got d = "
+                    f"{call.d} (use backend='torch')")
         if call.distance == "expand":
             return "backend='numba' computes direct differences only (distance='expand': use backend='torch')"
         if call.dtype not in ("float32", "float64"):
@@ -522,7 +563,8 @@ class NumbaBackend(Backend):
         return 2.5 if call.device == "cpu" else None
 
     def sums(self, call, x, y, log_weights):
-        return numba_sums(call.kernel, x, y, log_weights, call.mask_self, call.tile_cols, _threads())
+        return numba_sums(call.kernel, x, y, log_weights, call.mask_self, call.tile_cols, _threads(),
+                          call.period if call.minimum_image else None)
 
 
 register(NumbaBackend())
