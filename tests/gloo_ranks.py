@@ -16,6 +16,20 @@ from pathlib import Path
 
 import pytest
 
+#: the opening of every worker script: one thread, the process group from the file:// store of
+#: ``workdir`` (30 s timeout), and ``rank, world, workdir`` bound
+WORKER_PREAMBLE = """\
+import datetime, json, os, sys, time
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import numpy as np
+import torch
+import torch.distributed as dist
+torch.set_num_threads(1)
+rank, world, workdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+dist.init_process_group("gloo", init_method="file://" + os.path.join(workdir, "store"), rank=rank,
+                        world_size=world, timeout=datetime.timedelta(seconds=30))
+"""
+
 
 def launch_ranks(script: str | Path, world: int, workdir: str | Path, *, args: tuple = (), timeout: float = 90.0,
                  env: dict | None = None) -> tuple[list[int], list[str]]:

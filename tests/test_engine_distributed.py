@@ -25,7 +25,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from gloo_ranks import launch_ranks
+from gloo_ranks import WORKER_PREAMBLE, launch_ranks
 
 torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
@@ -39,19 +39,9 @@ from driftlab.kernels import Gaussian, Laplace
 RTOL = 1e-13  # see the module docstring: reordered float64 sums
 LAUNCH_TIMEOUT_S = 90  # a hang fails the test after this long instead of blocking CI
 
-WORKER = textwrap.dedent(r'''
-    import json, os, sys, datetime
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import numpy as np
-    import torch
-    import torch.distributed as dist
-    torch.set_num_threads(1)
+WORKER = WORKER_PREAMBLE + textwrap.dedent(r'''
     from driftlab.engine import distributed_kernel_sums
     from driftlab.kernels import Gaussian, Laplace
-
-    rank, world, workdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    dist.init_process_group("gloo", init_method="file://" + os.path.join(workdir, "store"), rank=rank,
-                            world_size=world, timeout=datetime.timedelta(seconds=30))
     data = np.load(os.path.join(workdir, "data.npz"))
     cases = json.load(open(os.path.join(workdir, "cases.json")))
     kernels = {"gaussian": Gaussian(0.7), "laplace": Laplace(0.9)}

@@ -61,7 +61,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_close
-from gloo_ranks import launch_ranks
+from gloo_ranks import WORKER_PREAMBLE, launch_ranks
 
 torch = pytest.importorskip("torch")
 dist = pytest.importorskip("torch.distributed")
@@ -89,18 +89,8 @@ CEILING = 1e-9  # every derived bound on the particles must stay below this (mod
 OBS_CEILING = 1e-7  # and on the observables (E|V|^2 ~ 1 carries the Lipschitz constant twice)
 N, M, STEPS = 25, 20, 6
 
-WORKER = textwrap.dedent(r'''
-    import datetime, json, os, sys, time
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import numpy as np
-    import torch
-    import torch.distributed as dist
-    torch.set_num_threads(1)
+WORKER = WORKER_PREAMBLE + textwrap.dedent(r'''
     from driftlab.simulation import SimulationConfig, run_simulation
-
-    rank, world, workdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    dist.init_process_group("gloo", init_method="file://" + os.path.join(workdir, "store"), rank=rank,
-                            world_size=world, timeout=datetime.timedelta(seconds=30))
     plan = json.load(open(os.path.join(workdir, "plan.json")))
     data = np.load(os.path.join(workdir, "data.npz"))
 
