@@ -38,10 +38,6 @@ from driftlab.kernels import Gaussian
 __all__ = ["kde_score", "conservative_velocity"]
 
 
-def _bandwidth(bandwidth: Any) -> float:
-    return check_length_scale(bandwidth, "bandwidth")
-
-
 def _finite_or_raise(v, h: float, what: str):
     ok = bool(B.ops(v).isfinite(v).all())
     if not ok:
@@ -97,7 +93,7 @@ def kde_score(x: Any, samples: Any, bandwidth: Any, *, mask_self: bool = False,
     >>> kde_score(np.array([[1.0]]), np.array([[0.0]]), 0.5)   # one point: -(x - y) / h^2
     array([[-4.]])
     """
-    h = _bandwidth(bandwidth)
+    h = check_length_scale(bandwidth, "bandwidth")
     shift = batch_mean_shift(x, samples, Gaussian(h), mask_self=mask_self, tile_size=tile_size)
     return _finite_or_raise(shift / (h * h), h, "KDE score")
 
@@ -159,7 +155,7 @@ def conservative_velocity(x: Any, data: Any, model: Any, bandwidth: Any, *, mask
     >>> conservative_velocity(x, np.array([[1.0]]), np.array([[-1.0]]), 1.0)  # (1 - (-1)) / 1
     array([[2.]])
     """
-    h = _bandwidth(bandwidth)
+    h = check_length_scale(bandwidth, "bandwidth")
     if not isinstance(mask_self, (bool, np.bool_)):
         raise TypeError(f"mask_self must be a bool, got {type(mask_self).__name__} {mask_self!r}")
     x = check_points(x, "x")
