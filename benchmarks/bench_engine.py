@@ -22,6 +22,11 @@ Usage::
     python benchmarks/bench_engine.py --threads 1 --out benchmarks/results/engine_cpu_1thread.json
     python benchmarks/bench_engine.py --threads 1 --tiles-sweep   # torch backend: tile shapes vs default
     python benchmarks/bench_engine.py --threads 1 --sizes 14 --dims 2,8 --dtypes float32,float64 --repeats 3
+    python benchmarks/bench_engine.py --threads 1 --sizes 14 --dims 2 --backends auto --first-call
+
+``--first-call`` also times what a user waits for: the first ``kernel_sums`` call of a fresh
+interpreter (median of 3, after one that may fill the compile cache), summary keys
+``{kernel}_auto_first_call_fresh_N16384_d2[_float64]``.
 
 Writes JSON (machine stamp from ``driftlab._io.machine_info``) and prints a table with the
 ratio to the dense baseline and, on CUDA, the fraction of the exp-throughput limit
@@ -129,6 +134,48 @@ def run_case(fn, device, repeats):
     return min(times), mem
 
 
+#: what a user's first call costs: a fresh interpreter imports the engine and builds the inputs
+#: (not timed), then times its first ``kernel_sums`` call, which includes the backend's lazy
+#: start-up (numba's import, its target initialisation and the load of the on-disk cache)
+_FIRST_CALL = """
+import sys, time
+import numpy as np
+from driftlab.engine import kernel_sums, select_backend
+from driftlab.kernels import Gaussian, Laplace
+kname, d, lg, dtype, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+rng = np.random.default_rng(0)
+x = rng.normal(size=(2**lg, d)).astype(dtype)
+y = (rng.normal(size=(2**lg, d)) + 0.1).astype(dtype)
+kern = {"gaussian": Gaussian(0.5), "laplace": Laplace(0.5)}[kname]
+if threads:
+    import torch
+    torch.set_num_threads(threads)
+t = time.perf_counter()
+kernel_sums(x, y, kern)
+first = time.perf_counter() - t
+print("FIRST", first, select_backend(x, y, kern))
+"""
+
+
+def fresh_first_call(kname, d, lg, dtype, threads, repeats=3):
+    """Median over ``repeats`` fresh interpreters of the first ``kernel_sums`` call (seconds) and
+    the backend ``auto`` picked. The first interpreter fills the on-disk compile cache if it is
+    empty (its time is reported apart as ``cold``)."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads))
+    times, picked = [], None
+    for _ in range(repeats + 1):
+        res = subprocess.run([sys.executable, "-c", _FIRST_CALL, kname, str(d), str(lg), dtype, str(threads or 0)],
+                             capture_output=True, text=True, env=env, check=True)
+        secs, picked = res.stdout.split("FIRST")[-1].split()
+        times.append(float(secs))
+    return {"cold_or_warm_first": times[0], "seconds": float(np.median(times[1:])), "all": times[1:],
+            "picked": picked}
+
+
 def tiles_sweep(device, lg, out):
     """Pairs/s of the torch backend for a grid of (tile_rows, tile_cols), relative to its default."""
     import itertools
@@ -186,6 +233,8 @@ def main(argv=None) -> int:
     p.add_argument("--backends", type=str, default=None,
                    help="comma-separated subset of dense,torch,compiled,numba,torch_expand,sdpa,triton,auto")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--first-call", action="store_true",
+                   help="also time the first kernel_sums call of fresh interpreters (auto, N = M = 2^14, d = 2)")
     p.add_argument("--tiles-sweep", action="store_true",
                    help="instead: the torch backend's pairs/s over a grid of tile shapes (N = M = 2^14)")
     args = p.parse_args(argv)
@@ -313,6 +362,16 @@ def main(argv=None) -> int:
                     summary[f"{kname}_{backend}_ratio_vs_dense_N16384_d{r['d']}{suffix}"] = r["ratio_vs_dense"]
                     if backend == "auto":
                         summary[f"{kname}_auto_picks_N16384_d{r['d']}{suffix}"] = r["picked"]
+    if args.first_call and dev == "cpu":
+        for kname, dtname in [(k, t) for t in dtypes for k in names]:
+            suffix = "" if dtname == "float32" else f"_{dtname}"
+            fc = fresh_first_call(kname, 2, 14, dtname, args.threads)
+            rows.append({"kernel": kname, "d": 2, "n": 2**14, "dtype": dtname, "backend": "auto",
+                         "fresh_process_first_call": fc})
+            summary[f"{kname}_auto_first_call_fresh_N16384_d2{suffix}"] = fc["seconds"]
+            print(f"{kname:8s} d= 2 N=2^14 {dtname} auto={fc['picked']:7s} first call in a fresh interpreter "
+                  f"{fc['seconds']:.2f} s (median of {len(fc['all'])}; the first interpreter {fc['cold_or_warm_first']:.2f} s)",
+                  flush=True)
     dump(summary, partial=False)
     print("summary:", summary)
     print("wrote", out)
