@@ -69,3 +69,40 @@ def test_kernels_compile_for_sm90_and_keep_their_invariants(method, layout, d, k
     else:
         assert tensor > 0.0, f"dot kernel has no tensor-core instruction in its main loop: {info}"
     assert row["per_pair_fp32"] >= 2 * d, f"fewer FP32 ops per pair ({row['per_pair_fp32']}) than 2d = {2 * d}: {info}"
+
+
+@needs_tools
+@pytest.mark.parametrize(("kname", "d", "share"), [
+    ("gaussian", 2, (1, 0, 0)), ("gaussian", 2, (4, 1, 0)), ("gaussian", 3, (2, 1, 0)),
+    ("laplace", 2, (1, 0, 0)), ("laplace", 2, (4, 0, 1)), ("laplace", 3, (4, 1, 1)),
+])
+def test_emulated_shares_leave_the_special_function_unit(kname, d, share):
+    # of every `group` tiles, n_exp take exp2 and n_sqrt their square root off the MUFU: the main
+    # loop's MUFU.EX2 per pair is exactly 1 - n_exp / group, and the other MUFU (the square root,
+    # Laplace) 1 - n_sqrt / group; the FMA sequences add FP32 work (>= 5 per emulated function)
+    g, e, q = share
+    row = _aot.analyse("fma", "row", d, kname, 64, 32, 4, 1, arch=90, share=share)
+    info = f"{kname} d={d} share={share}: {row}"
+    assert row["spill_bytes"] == 0, f"register spills: {info}"
+    assert "unrolled" not in row, f"tile loop unrolled (the per-pair counts below would be inferred): {info}"
+    assert row["per_pair_ex2"] == pytest.approx(1 - e / g, abs=1e-12), info
+    other_mufu = row["per_pair_mufu"] - row["per_pair_ex2"]
+    want = (1 - q / g) if kname == "laplace" else 0.0
+    assert other_mufu == pytest.approx(want, abs=1e-12), f"non-ex2 MUFU per pair {other_mufu}, want {want}: {info}"
+    plain = 2 * d + 3  # d differences, d products, the ex2 argument (Laplace), 1 + d accumulations
+    assert row["per_pair_fp32"] >= plain - 2 + 5 * (e + q) / g, info
+    if kname == "gaussian" and share == (1, 0, 0):
+        # unit-rate coordinates with -r^2 accumulated directly: 2d differences/products and 1 + d
+        # accumulations, no separate scale or negation (3d + 1 FP32 per pair)
+        assert row["per_pair_fp32"] == 3 * d + 1, f"FP32 per pair {row['per_pair_fp32']}, want {3 * d + 1}: {info}"
+
+
+@needs_tools
+@pytest.mark.parametrize("d", [2, 8])
+def test_minimum_image_kernel_compiles_for_sm90(d):
+    # the wrap adds a multiply, two shifter adds and a multiply-add per coordinate and pair
+    base = _aot.analyse("fma", "row", d, "gaussian", 32, 32, 4, 1, arch=90)
+    row = _aot.analyse("fma", "row", d, "gaussian", 32, 32, 4, 1, arch=90, wrap=True)
+    assert row["per_pair_ex2"] == 1.0, row
+    extra = row["per_pair_fp32"] - base["per_pair_fp32"]
+    assert 3 * d <= extra <= 4 * d, f"wrap adds {extra} FP32 per pair at d={d}, expected 3d..4d: {row}"

@@ -21,7 +21,7 @@ ISSUE_PER_S = 3.33e13
 EX2_PER_S = 4.08e12
 
 _LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)([^;]*);")
-_KINDS = {"gaussian": 0, "laplace": 1}
+KINDS = {"gaussian": 0, "laplace": 1}
 
 
 def _classify(op: str) -> str:
@@ -79,8 +79,10 @@ def _cuobjdump() -> Path:
     return Path(triton.__file__).resolve().parent / "backends" / "nvidia" / "bin" / "cuobjdump"
 
 
-def compile_variant(method, layout, d, kind, bm, bn, warps, stages, arch):
-    """(res-usage text, SASS text) of one variant compiled for ``arch``."""
+def compile_variant(method, layout, d, kind, bm, bn, warps, stages, arch, share=(1, 0, 0), wrap=False):
+    """(res-usage text, SASS text) of one variant compiled for ``arch``; ``share`` and ``wrap``
+    (the fma kernel's emulation share and minimum-image differences) as in
+    :func:`driftlab.engine._triton.triton_sums`."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -91,12 +93,15 @@ def compile_variant(method, layout, d, kind, bm, bn, warps, stages, arch):
               "CMAJOR": layout == "coord", "BLOCK_M": bm, "BLOCK_N": bn}
     scal = {"n": "i32", "m": "i32", "MB": "i32", "p0": "fp32", "p1": "fp32", "c0": "fp32", "c1": "fp32", "c2": "fp32"}
     if method == "fma":
-        fn, ptrs = T._kernel_sums_fma, ["XC", "YC", "LW", "OUT_S", "OUT_SH"]
-        consts = common
+        fn, ptrs = T._kernel_sums_fma, ["XC", "YC", "LW", "RIDX", "OUT_S", "OUT_SH", "OUT_MX"]
+        g, e, q = share
+        consts = dict(common, UNIT=kind in (0, 1, 2), GROUP=g, EMU_EXP=e, EMU_SQRT=q, WRAP=bool(wrap),
+                      ONLINE=False, HAS_RIDX=False)
+        scal = scal | {"per": "fp32", "inv_per": "fp32"}
     else:
         fn, ptrs = T._kernel_sums, ["XC", "YC", "X", "YA", "LW", "OUT_C", "OUT_L"]
         consts = dict(common, EXPAND=False, PREC="tf32x3", ONLINE=method == "dot")
-    sig = {p: "*fp32" for p in ptrs} | scal | {k: "constexpr" for k in consts}
+    sig = {p: ("*i32" if p == "RIDX" else "*fp32") for p in ptrs} | scal | {k: "constexpr" for k in consts}
     # what the launcher specialises on: 16-byte aligned pointers, n and m divisible by 16
     attrs = {(i,): [["tt.divisibility", 16]] for i in range(len(ptrs) + 2)}
     src = ASTSource(fn=fn, signature=sig, constexprs=consts, attrs=attrs)
@@ -110,19 +115,31 @@ def compile_variant(method, layout, d, kind, bm, bn, warps, stages, arch):
     return res, sass
 
 
-def analyse(method, layout, d, kname, bm, bn, warps, stages, arch=90):
-    res, sass = compile_variant(method, layout, d, _KINDS[kname], bm, bn, warps, stages, arch)
+def analyse(method, layout, d, kname, bm, bn, warps, stages, arch=90, share=(1, 0, 0), wrap=False):
+    res, sass = compile_variant(method, layout, d, KINDS[kname], bm, bn, warps, stages, arch, share, wrap)
     regs = int(re.search(r"REG:(\d+)", res).group(1))
     # spills go to the per-thread stack (STL/LDL): STACK, plus any other local memory
     local = int(re.search(r"STACK:(\d+)", res).group(1)) + int(re.search(r"LOCAL:(\d+)", res).group(1))
     loop = main_loop(parse_sass(sass))
     threads = warps * 32
-    pairs_per_thread = bm * bn / threads
+    pairs_per_thread = bm * bn / threads * (share[0] if method == "fma" else 1)  # GROUP tiles per loop step
     regs_alloc = -(-regs // 8) * 8
     ctas = max(0, min(64 // warps, 65536 // (regs_alloc * threads)))
     row = {"method": method, "layout": layout, "d": d, "kernel": kname, "block_m": bm, "block_n": bn,
-           "warps": warps, "stages": stages, "regs": regs, "spill_bytes": local, "warps_per_sm": ctas * warps}
+           "warps": warps, "stages": stages, "share": list(share), "wrap": bool(wrap), "regs": regs, "spill_bytes": local, "warps_per_sm": ctas * warps}
     if loop is not None:
+        if method == "fma":
+            # ptxas may unroll the tile loop when a thread holds few pairs: the fixed-reference
+            # loop has exactly (1 - EMU_EXP / GROUP) ex2 per pair, so an integer excess is the unroll
+            u = loop["ex2"] / (pairs_per_thread * (1 - share[1] / share[0]))
+            if u >= 1.5 and abs(u - round(u)) < 1e-9:
+                row["unrolled"] = round(u)
+                pairs_per_thread *= row["unrolled"]
+                if share[0] > 1:
+                    # the unrolled loop may be the plain loop over the leftover (< GROUP) tiles rather
+                    # than the group loop: no per-pair counts rather than wrong ones
+                    row["loop_ambiguous"] = True
+                    return row
         per = {k: v / pairs_per_thread for k, v in loop.items()}
         row.update({f"per_pair_{k}": v for k, v in per.items()})
         row["issue_bound_pairs_per_s"] = ISSUE_PER_S / per["total"]

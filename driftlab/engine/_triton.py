@@ -36,7 +36,7 @@ import triton
 import triton.language as tl
 
 from driftlab import _backend as B
-from driftlab.engine._triton_backend import _block_d, fits, kernel_code
+from driftlab.engine._triton_backend import FMA_MAX_DIM, _block_d, fits, kernel_code
 
 LOG2E = 1.4426950408889634
 LN2 = 0.6931471805599453
@@ -65,18 +65,36 @@ def _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, K: tl.constexpr, BLOCK_D
 
 @triton.jit
 def _logit(r2, LW, rows, cols, cmask, p0, p1, c0, c1, c2, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-           MASK_SELF: tl.constexpr, MASKED: tl.constexpr):
+           MASK_SELF: tl.constexpr, MASKED: tl.constexpr, UNIT: tl.constexpr = False,
+           SQRT_FMA: tl.constexpr = False):
     """log2 k(r) + log2 w_j for a tile of squared distances (p0 pre-scaled, see ``_base2``);
-    -inf on masked columns and, with ``MASK_SELF``, on the diagonal."""
+    -inf on masked columns and, with ``MASK_SELF``, on the diagonal. ``UNIT``: distances in
+    units where the rate is 1 (kinds 0-2, see ``_unit_scale``; kind 0 then takes ``r2 = -r^2``);
+    ``SQRT_FMA``: r by
+    :func:`_sqrt_fma` instead of the special-function unit."""
     if KIND == 0:
-        logit = r2 * (-p0)
-    elif KIND == 1:
-        logit = tl.sqrt(r2) * (-p0)
-    elif KIND == 2:
-        z = p0 * tl.sqrt(r2)  # p0 = rate (natural units)
-        logit = tl.log2(c0 + z * (c1 + z * c2)) - z * 1.4426950408889634
-    else:
+        if UNIT:
+            logit = r2  # the caller passes -r^2 at unit rate (see _fma_tile)
+        else:
+            logit = r2 * (-p0)
+    elif KIND == 3:
         logit = tl.log2(1.0 + p0 * r2) * (-p1)
+    else:
+        if SQRT_FMA:
+            r = _sqrt_fma(r2)
+        else:
+            r = tl.sqrt(r2)
+        if KIND == 1:
+            if UNIT:
+                logit = -r
+            else:
+                logit = r * (-p0)
+        else:
+            if UNIT:
+                z = r
+            else:
+                z = p0 * r  # p0 = rate (natural units)
+            logit = tl.log2(c0 + z * (c1 + z * c2)) - z * 1.4426950408889634
     if HAS_LW:
         if MASKED:
             logit += tl.load(LW + cols, mask=cmask, other=float("-inf"))[None, :]
@@ -159,57 +177,169 @@ def _kernel_sums(XC, YC, X, YA, LW, OUT_C, OUT_L, n, m, MB, p0, p1, c0, c1, c2,
     tl.store(OUT_L + rows, lse, mask=rmask)
 
 
+#: 2^f ~= 1 + f (C1 + f (C2 + f (C3 + f (C4 + f C5)))) on |f| <= 1/2: near-minimax in relative error
+#: (Lawson's iteration in float64; float64 max relative error 1.1e-7, 1.6e-7 = 1.3 ulp after float32
+#: rounding and float32 Horner; the special-function unit's ``ex2.approx`` is documented at
+#: 2^-22.5 = 1.8e-7); ``tests/test_engine_triton_fma.py`` re-derives the bound with mpmath
+EXP2_POLY = (0.6931470632553101, 0.24022217094898224, 0.0555061511695385, 0.009672933258116245,
+             0.001330221421085298)
+#: the FMA-pipe square root: ``0x5f375a86 - (bits >> 1)`` (Lomont's constant, 1.8e-3 relative) and
+#: three Newton steps of the reciprocal square root (4.6e-6, then float32 round-off)
+RSQRT_MAGIC = 0x5F375A86
+
+
 @triton.jit
-def _fma_tile(XC, YC, LW, rows, cols, rmask, cmask, n, m, acc, p0, p1, c0, c1, c2,
+def _exp2_fma(t):
+    """2^t for t <= 0 (t = -inf allowed) on the FMA pipe: round-to-nearest reduction by the
+    1.5 * 2^23 shifter, a degree-5 polynomial in f = t - n (|f| <= 1/2) and the integer n added
+    to the exponent field. Results below 2^-126 flush to 0, as the special-function unit's
+    ``ex2.approx.ftz`` does (n >= -126 with f >= 0 keeps the exponent field >= 1)."""
+    k = t + 12582912.0
+    nf = k - 12582912.0
+    f = t - nf
+    p = 0.001330221421085298 * f + 0.009672933258116245
+    p = p * f + 0.0555061511695385
+    p = p * f + 0.24022217094898224
+    p = p * f + 0.6931470632553101
+    p = p * f + 1.0
+    bits = p.to(tl.int32, bitcast=True) + (k.to(tl.int32, bitcast=True) << 23)
+    return tl.where(t >= -126.0, bits.to(tl.float32, bitcast=True), 0.0)
+
+
+@triton.jit
+def _sqrt_fma(x):
+    """sqrt(x) for x >= 0 on the FMA pipe (integer estimate of 1/sqrt, three Newton steps, x / sqrt x);
+    exact 0 at x = 0, float32 round-off (a few ulp) elsewhere."""
+    y = (0x5F375A86 - (x.to(tl.int32, bitcast=True) >> 1)).to(tl.float32, bitcast=True)
+    h = 0.5 * x
+    y = y * (1.5 - h * y * y)
+    y = y * (1.5 - h * y * y)
+    y = y * (1.5 - h * y * y)
+    return x * y
+
+
+@triton.jit
+def _wrapped_diff(XC, YC, rows, cols, rmask, cmask, n, m, per, inv_per, K: tl.constexpr,
+                  BLOCK_D: tl.constexpr, CMAJOR: tl.constexpr, MASKED: tl.constexpr, WRAP: tl.constexpr):
+    """Differences of coordinate K; ``WRAP``: the minimum image ``dl - L rint(dl / L)`` (rint by
+    the 1.5 * 2^23 shifter: round half to even, |dl / L| < 2^22; ``inv_per`` = 1 / L rounded, so a
+    displacement within an ulp of exactly L / 2 may take either of its two equally near images)."""
+    dk = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, K, BLOCK_D, CMAJOR, MASKED)
+    if WRAP:
+        dk = dk - per * ((dk * inv_per + 12582912.0) - 12582912.0)
+    return dk
+
+
+@triton.jit
+def _fma_tile(XC, YC, LW, rows, rid, cols, rmask, cmask, n, m, acc, mx, p0, p1, c0, c1, c2, per, inv_per,
               D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-              MASK_SELF: tl.constexpr, CMAJOR: tl.constexpr, MASKED: tl.constexpr):
-    """One (BLOCK_M, BLOCK_N) tile of the fixed-reference sums, accumulated elementwise.
+              MASK_SELF: tl.constexpr, CMAJOR: tl.constexpr, MASKED: tl.constexpr, UNIT: tl.constexpr,
+              EXP_FMA: tl.constexpr, SQRT_FMA: tl.constexpr, WRAP: tl.constexpr, ONLINE: tl.constexpr):
+    """One (BLOCK_M, BLOCK_N) tile of the sums, accumulated elementwise.
 
     ``acc`` is the tuple ``(sum p, sum p (y_0 - x_0), ..., sum p (y_{D-1} - x_{D-1}))`` of
-    register tiles (a Triton tuple: the coordinate loop is unrolled at compile time)."""
-    d0 = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, 0, BLOCK_D, CMAJOR, MASKED)
+    register tiles (a Triton tuple: the coordinate loop is unrolled at compile time); ``mx`` the
+    row reference (0, or the running maximum with ``ONLINE``, when the accumulators are rescaled
+    as it grows). ``EXP_FMA`` / ``SQRT_FMA``: this tile's exponentials / square roots on the FMA
+    pipe instead of the special-function unit."""
+    # NEG (Gaussian at unit rate): accumulate -r^2 itself, the negations folding into the
+    # multiply-adds (a separate negation before the ex2 costs an instruction per pair)
+    NEG: tl.constexpr = UNIT and KIND == 0
+    d0 = _wrapped_diff(XC, YC, rows, cols, rmask, cmask, n, m, per, inv_per, 0, BLOCK_D, CMAJOR, MASKED, WRAP)
     diffs = (d0,)
-    r2 = d0 * d0
+    if NEG:
+        r2 = 0.0 - d0 * d0
+    else:
+        r2 = d0 * d0
     for k in tl.static_range(1, D):
-        dk = _coord_diff(XC, YC, rows, cols, rmask, cmask, n, m, k, BLOCK_D, CMAJOR, MASKED)
+        dk = _wrapped_diff(XC, YC, rows, cols, rmask, cmask, n, m, per, inv_per, k, BLOCK_D, CMAJOR, MASKED, WRAP)
         diffs = diffs + (dk,)
-        r2 += dk * dk
-    logit = _logit(r2, LW, rows, cols, cmask, p0, p1, c0, c1, c2, KIND, HAS_LW, MASK_SELF, MASKED)
-    p = tl.exp2(logit)  # fixed reference 0: logit <= 0 (profile <= 1, weights normalised), no overflow
-    out = (acc[0] + p,)
+        if NEG:
+            r2 -= dk * dk
+        else:
+            r2 += dk * dk
+    logit = _logit(r2, LW, rid, cols, cmask, p0, p1, c0, c1, c2, KIND, HAS_LW, MASK_SELF, MASKED, UNIT, SQRT_FMA)
+    if ONLINE:
+        new = tl.maximum(mx, tl.max(logit, axis=1))
+        safe = tl.where(new == float("-inf"), 0.0, new)
+        alpha = tl.exp2(mx - safe)[:, None]
+        logit = logit - safe[:, None]
+        acc0 = acc[0] * alpha
+    else:
+        new = mx  # stays 0: logit <= 0 (profile <= 1, weights normalised), no overflow
+        acc0 = acc[0]
+    if EXP_FMA:
+        p = _exp2_fma(logit)
+    else:
+        p = tl.exp2(logit)
+    out = (acc0 + p,)
     for k in tl.static_range(D):
-        out = out + (acc[k + 1] + p * diffs[k],)
-    return out
+        if ONLINE:
+            out = out + (acc[k + 1] * alpha + p * diffs[k],)
+        else:
+            out = out + (acc[k + 1] + p * diffs[k],)
+    return out, new
 
 
 @triton.jit
-def _kernel_sums_fma(XC, YC, LW, OUT_S, OUT_SH, n, m, MB, p0, p1, c0, c1, c2,
+def _kernel_sums_fma(XC, YC, LW, RIDX, OUT_S, OUT_SH, OUT_MX, n, m, MB, p0, p1, c0, c1, c2, per, inv_per,
                      D: tl.constexpr, BLOCK_D: tl.constexpr, KIND: tl.constexpr, HAS_LW: tl.constexpr,
-                     MASK_SELF: tl.constexpr, CMAJOR: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """Small d (<= 8): fixed-reference sums of weights and displacements on the FMA units.
+                     MASK_SELF: tl.constexpr, CMAJOR: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                     UNIT: tl.constexpr = False, GROUP: tl.constexpr = 1, EMU_EXP: tl.constexpr = 0,
+                     EMU_SQRT: tl.constexpr = 0, WRAP: tl.constexpr = False, ONLINE: tl.constexpr = False,
+                     HAS_RIDX: tl.constexpr = False):
+    """Small d (<= 8): sums of weights and displacements on the FMA units.
 
     Every pair adds ``p`` and ``p (y_j - x_i)`` into (BLOCK_M, BLOCK_N) register accumulators,
     reduced across the columns once at the end: no per-tile reductions, no layout changes, no
-    rounding beyond float32. Rows whose sum is too small to trust (far field) are redone by the
-    online-softmax kernel (see :func:`triton_sums`).
+    rounding beyond float32. Fixed reference 0 (``ONLINE`` false): rows whose sum is too small
+    to trust (far field) are redone by the caller; ``ONLINE``: a running row maximum (any logits).
+
+    The loop takes ``GROUP`` reference tiles per step; in ``EMU_EXP`` of them the exponentials,
+    and in ``EMU_SQRT`` others the square roots (``KIND`` 1, 2), are evaluated on the FMA pipe
+    (:func:`_exp2_fma`, :func:`_sqrt_fma`), so that one instruction stream keeps both the FMA
+    and the special-function units busy. ``UNIT``: the coordinates were pre-scaled so that the
+    profile's rate is 1 (one multiply per pair fewer). ``WRAP``: minimum-image differences on
+    the torus of period ``per``. ``HAS_RIDX``: query row i is the reference ``RIDX[i]`` for the
+    self-mask (the far-field rows of a self-masked call, redone as a subset).
     """
     pid = tl.program_id(0)
     rows = pid * BLOCK_M + tl.arange(0, BLOCK_M)
     rmask = rows < n
+    if HAS_RIDX:
+        rid = tl.load(RIDX + rows, mask=rmask, other=0)
+    else:
+        rid = rows
     acc = (tl.zeros([BLOCK_M, BLOCK_N], tl.float32),)
     for k in tl.static_range(D):
         acc = acc + (tl.zeros([BLOCK_M, BLOCK_N], tl.float32),)
+    if ONLINE:
+        mx = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    else:
+        mx = tl.zeros([BLOCK_M], tl.float32)
+    step = GROUP * BLOCK_N
+    m_group = (m // step) * step
+    for j0 in range(0, m_group, step):
+        for g in tl.static_range(GROUP):
+            cols = j0 + g * BLOCK_N + tl.arange(0, BLOCK_N)
+            acc, mx = _fma_tile(XC, YC, LW, rows, rid, cols, rmask, cols < m, n, m, acc, mx, p0, p1, c0, c1, c2,
+                                per, inv_per, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, False, UNIT,
+                                g < EMU_EXP, g >= GROUP - EMU_SQRT, WRAP, ONLINE)
     m_full = (m // BLOCK_N) * BLOCK_N
-    for j0 in range(0, m_full, BLOCK_N):
+    for j0 in range(m_group, m_full, BLOCK_N):
         cols = j0 + tl.arange(0, BLOCK_N)
-        acc = _fma_tile(XC, YC, LW, rows, cols, rmask, cols < m, n, m, acc, p0, p1, c0, c1, c2,
-                        D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, False)
+        acc, mx = _fma_tile(XC, YC, LW, rows, rid, cols, rmask, cols < m, n, m, acc, mx, p0, p1, c0, c1, c2,
+                            per, inv_per, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, False, UNIT, False, False,
+                            WRAP, ONLINE)
     if m_full < m:
         cols = m_full + tl.arange(0, BLOCK_N)
-        acc = _fma_tile(XC, YC, LW, rows, cols, rmask, cols < m, n, m, acc, p0, p1, c0, c1, c2,
-                        D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, True)
+        acc, mx = _fma_tile(XC, YC, LW, rows, rid, cols, rmask, cols < m, n, m, acc, mx, p0, p1, c0, c1, c2,
+                            per, inv_per, D, BLOCK_D, KIND, HAS_LW, MASK_SELF, CMAJOR, True, UNIT, False, False,
+                            WRAP, ONLINE)
     tot = tl.sum(acc[0], axis=1)
     tl.store(OUT_S + rows, tot, mask=rmask)
+    if ONLINE:
+        tl.store(OUT_MX + rows, mx, mask=rmask)
     inv = tl.where(tot > 0, 1.0 / tl.where(tot > 0, tot, 1.0), 0.0)
     for k in tl.static_range(D):
         tl.store(OUT_SH + rows * D + k, tl.sum(acc[k + 1], axis=1) * inv, mask=rmask)
@@ -220,21 +350,56 @@ _TUNE_CONFIGS = [
     for bm, bn, w, st in ((128, 64, 4, 3), (128, 32, 4, 2), (64, 64, 4, 2), (128, 64, 8, 2),
                           (256, 64, 8, 3), (64, 32, 4, 2))
 ]
-_FMA_CONFIGS = [
-    triton.Config({"BLOCK_M": bm, "BLOCK_N": bn}, num_warps=w, num_stages=1)
-    for bm, bn, w in ((32, 32, 4), (64, 32, 4), (32, 64, 4), (64, 64, 4), (64, 64, 8), (128, 64, 8),
-                      (128, 32, 4),
-                      # 4 pairs per thread: ~120 registers at d = 8 instead of ~210 (twice the
-                      # resident warps; benchmarks/sass_probe.py), for d = 5..8
-                      (32, 32, 8), (16, 32, 4))
-]
+_FMA_BLOCKS = ((32, 32, 4), (64, 32, 4), (32, 64, 4), (64, 64, 4), (64, 64, 8), (128, 64, 8), (128, 32, 4),
+               # 4 pairs per thread: ~120 registers at d = 8 instead of ~210 (twice the
+               # resident warps; benchmarks/sass_probe.py), for d = 5..8
+               (32, 32, 8), (16, 32, 4))
+#: shares of the special-function work moved to the FMA pipe, ``(GROUP, EMU_EXP, EMU_SQRT)``: of
+#: every GROUP reference tiles, EMU_EXP evaluate exp2 and EMU_SQRT (others) the square root by FMA
+#: sequences. (1, 0, 0) is the plain kernel. Each emulated exp2 costs ~12 issue slots instead of
+#: one MUFU.EX2, each square root ~13 instead of one MUFU: worth it only where the
+#: special-function unit, not instruction issue, bounds the rate (benchmarks/sass_probe.py
+#: prints both bounds per variant; the autotuner times them on the GPU and keeps the fastest)
+EMULATION_SHARES = ((1, 0, 0), (4, 1, 0), (2, 1, 0), (4, 0, 1), (2, 0, 1), (4, 1, 1))
+#: the block the emulated variants are tried with (among the fastest plain ones at d <= 3 on an
+#: H100; one block keeps the autotuning to 9 + 2 (Gaussian) or 9 + 5 (Laplace) launches)
+_EMU_BLOCKS = ((64, 32, 4),)
+#: emulation is tried up to this many coordinates (beyond, issue and registers bound the rate)
+EMU_MAX_DIM = 4
+
+
+def _fma_config(bm, bn, w, share):
+    g, e, q = share
+    return triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "GROUP": g, "EMU_EXP": e, "EMU_SQRT": q},
+                         num_warps=w, num_stages=1)
+
+
+_FMA_CONFIGS = ([_fma_config(bm, bn, w, (1, 0, 0)) for bm, bn, w in _FMA_BLOCKS]
+                + [_fma_config(bm, bn, w, sh) for sh in EMULATION_SHARES[1:] for bm, bn, w in _EMU_BLOCKS])
+
+
+def _prune_fma(configs, named_args, **kwargs):
+    """Drop the variants that cannot differ or are not meant for the problem: square-root
+    emulation without a square root (kinds 0, 3), any emulation above ``EMU_MAX_DIM``, and
+    online/fallback launches (those run with fixed blocks)."""
+    kind, d = kwargs.get("KIND"), kwargs.get("D")
+    keep = []
+    for c in configs:
+        if c.kwargs["EMU_SQRT"] and kind not in (1, 2):
+            continue
+        if (c.kwargs["EMU_EXP"] or c.kwargs["EMU_SQRT"]) and d is not None and d > EMU_MAX_DIM:
+            continue
+        keep.append(c)
+    return keep
+
+
 _TUNE_KEY = ["D", "KIND", "HAS_LW", "MASK_SELF", "CMAJOR", "MB"]
 #: autotuned launchers for real GPUs (block sizes chosen by timing, per problem class and size bucket)
 _kernel_sums_tuned = triton.autotune(configs=_TUNE_CONFIGS, key=_TUNE_KEY + ["EXPAND", "ONLINE"])(_kernel_sums)
-_kernel_sums_fma_tuned = triton.autotune(configs=_FMA_CONFIGS, key=_TUNE_KEY)(_kernel_sums_fma)
-#: the fixed-reference (FMA) kernel handles up to this many coordinates ...
-FMA_MAX_DIM = 8
-#: ... and is the automatic choice up to this many (H100, N = M = 2^16: 2.1e12 pairs/s at d = 2,
+_kernel_sums_fma_tuned = triton.autotune(configs=_FMA_CONFIGS, key=_TUNE_KEY + ["UNIT", "WRAP"],
+                                         prune_configs_by={"early_config_prune": _prune_fma})(_kernel_sums_fma)
+#: the fixed-reference (FMA) kernel handles up to FMA_MAX_DIM coordinates and is the automatic
+#: choice up to this many (H100, N = M = 2^16: 2.1e12 pairs/s at d = 2,
 #: 1.4e12 at d = 3, 4.3e11 at d = 8 where its (d + 2) register accumulators spill)
 AUTO_FMA_MAX_DIM = 4
 
@@ -310,23 +475,63 @@ def _launch_dot(pre, lw2, code, mask_self, expand, precision, online, block_m, b
     return out_l, out_c[:, :pre.d] - pre.xa[:, :pre.d]
 
 
-def _launch_fma(pre, lw2, code, mask_self, block_m, block_n):
-    """Fixed-reference FMA kernel: (log_total (n,), shift (n, d)); p = 2^(log2 k + lw2) <= 1."""
+def _unit_scale(code):
+    """Factor that brings the profile's rate to 1 (``UNIT`` kernels: kinds 0-2), or None."""
+    kind, p0 = code[0], code[1]
+    if kind == 0:
+        return math.sqrt(p0)  # -p0 r^2 (base 2) = -(sqrt(p0) r)^2
+    if kind in (1, 2):
+        return p0  # -p0 r (base 2), or z = p0 r (natural units)
+    return None
+
+
+def _check_share(share):
+    if share is None:
+        return None
+    if (not isinstance(share, tuple) or len(share) != 3 or not all(isinstance(v, int) for v in share)
+            or share[0] not in (1, 2, 4) or min(share[1:]) < 0 or share[1] + share[2] > share[0]):
+        raise ValueError(f"emulate must be a tuple (group in 1, 2, 4; n_exp >= 0; n_sqrt >= 0) with "
+                         f"n_exp + n_sqrt <= group, got {share!r}")
+    return share
+
+
+def _launch_fma(pre, lw2, code, mask_self, block_m, block_n, period=None, online=False, ridx=None, share=None):
+    """FMA kernel: (log_total (n,), shift (n, d)), natural units, lw2 in base 2.
+
+    Fixed reference (``online`` false): p = 2^(log2 k + lw2) <= 1, row sums checked by the
+    caller; ``online``: running row maximum (the far-field fallback). ``period``: minimum-image
+    displacements. ``ridx``: the query rows of ``pre`` are ``ridx`` (int32) of the self-mask.
+    ``share``: ``(GROUP, EMU_EXP, EMU_SQRT)``, see :data:`EMULATION_SHARES` (default: autotuned
+    on a GPU, plain otherwise). Kinds 0-2 run on coordinates pre-scaled to unit rate."""
     torch = B.torch()
     _, p0, p1, c0, c1, c2 = code
     n, m = pre.xa.shape[0], pre.ya.shape[0]
-    out_s = torch.empty((n,), dtype=torch.float32, device=pre.xa.device)
-    out_sh = torch.empty((n, pre.d), dtype=torch.float32, device=pre.xa.device)
-    args = (pre.xc, pre.yc, pre.xa if lw2 is None else lw2, out_s, out_sh, n, m, max(m, 1).bit_length(),
-            p0, p1, c0, c1, c2)
-    flags = _flags(pre, lw2, code, mask_self)
-    if block_m is None and block_n is None and not _interpreting():
+    dev = pre.xa.device
+    scale = _unit_scale(code)
+    xc, yc = pre.xc, pre.yc
+    if scale is not None:
+        xc, yc = xc * scale, yc * scale
+    per = 1.0 if period is None else float(period) * (scale or 1.0)
+    out_s = torch.empty((n,), dtype=torch.float32, device=dev)
+    out_sh = torch.empty((n, pre.d), dtype=torch.float32, device=dev)
+    out_mx = torch.empty((n,), dtype=torch.float32, device=dev) if online else out_s
+    args = (xc, yc, pre.xa if lw2 is None else lw2, out_s if ridx is None else ridx, out_s, out_sh, out_mx, n, m,
+            max(m, 1).bit_length(), p0, p1, c0, c1, c2, per, 1.0 / per)
+    flags = dict(_flags(pre, lw2, code, mask_self), UNIT=scale is not None, WRAP=period is not None,
+                 ONLINE=bool(online), HAS_RIDX=ridx is not None)
+    if block_m is None and block_n is None and share is None and not online and not _interpreting():
         _kernel_sums_fma_tuned[lambda meta: (triton.cdiv(n, meta["BLOCK_M"]),)](*args, **flags)
     else:
         bm = block_m or (16 if _interpreting() else 64)
         bnn = block_n or 32
-        _kernel_sums_fma[(triton.cdiv(n, bm),)](*args, BLOCK_M=bm, BLOCK_N=bnn, num_stages=1, **flags)
-    return torch.log(out_s), out_sh
+        g, e, q = share or (1, 0, 0)
+        _kernel_sums_fma[(triton.cdiv(n, bm),)](*args, BLOCK_M=bm, BLOCK_N=bnn, GROUP=g, EMU_EXP=e, EMU_SQRT=q,
+                                                 num_stages=1, **flags)
+    shift = out_sh if scale is None else out_sh / scale
+    log_total = torch.log(out_s)
+    if online:
+        log_total = log_total + out_mx * LN2
+    return log_total, shift
 
 
 #: a fixed-reference row sum is trusted when it is >= m 2^-103: below it, float32 terms under
@@ -337,15 +542,23 @@ METHODS = ("auto", "fma", "dot", "dot_fixed")
 
 
 def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, block_n=None,
-                expand=False, precision="tf32x3", method="auto", layout="row"):
+                expand=False, precision="tf32x3", method="auto", layout="row", period=None, emulate=None):
     """``(log_total, shift)`` for float32 tensors (CUDA, or CPU under the interpreter).
 
     ``method``: ``"fma"`` -- fixed-reference sums on the FMA units (d <= 8); ``"dot"`` --
     online softmax with the weighted sum on the tensor cores (any d); ``"dot_fixed"`` -- the
     tensor-core sums with the fixed reference of ``fma`` (no running maximum, no rescaling);
     ``"auto"`` -- ``fma`` for d <= 4 unless ``expand``, else ``dot``. The fixed-reference
-    methods redo, with ``dot``, every row whose normaliser falls below ``m * 2^-103`` (far
-    field: float32 underflow could bias it).
+    methods redo every row whose normaliser falls below ``m * 2^-103`` (far field: float32
+    underflow could bias it) with a running maximum: ``fma`` with its online variant (one launch
+    for all such rows), ``dot_fixed`` with ``dot``.
+    ``period``: minimum-image displacements ``dl - L rint(dl / L)`` on the torus of period L
+    (``fma`` only, d <= 8).
+    ``emulate``: ``(group, n_exp, n_sqrt)`` for ``fma`` -- of every ``group`` reference tiles,
+    ``n_exp`` take their exponentials and ``n_sqrt`` others their square roots (Laplace, Matérn)
+    from FMA sequences instead of the special-function unit (float32 accuracy: see
+    :data:`EXP2_POLY`, :data:`RSQRT_MAGIC`); default: autotuned among :data:`EMULATION_SHARES`
+    on a GPU, none otherwise.
     ``layout``: ``"row"`` -- distance loads from the padded row-major copies; ``"coord"`` --
     from coordinate-major copies (one contiguous load per tile and coordinate; an extra
     (d, n + m) copy). ``"dot_fixed"`` and ``"coord"`` are not yet measured on a GPU and are
@@ -376,12 +589,23 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
     m = y.shape[0]
     if expand and kind not in (0, 3):
         raise ValueError("expand=True needs a squared-distance profile (Gaussian or inverse multiquadric)")
+    if period is not None:
+        period = float(period)
+        if not (period > 0 and math.isfinite(period)):
+            raise ValueError(f"period must be finite and > 0, got {period!r}")
+        if expand or d > FMA_MAX_DIM or method not in ("auto", "fma"):
+            raise ValueError(f"a minimum-image torus (period) needs method='fma' (d <= {FMA_MAX_DIM}, "
+                             f"direct distances); got method={method!r}, d = {d}, expand={expand}")
+        method = "fma"
     if method == "auto":
         method = "fma" if (d <= AUTO_FMA_MAX_DIM and not expand) else "dot"
     if method == "fma" and (d > FMA_MAX_DIM or expand):
         raise ValueError(f"method='fma' needs d <= {FMA_MAX_DIM} and direct distances")
     if method == "dot_fixed" and expand:
         raise ValueError("method='dot_fixed' needs direct distances (expand=False)")
+    share = _check_share(emulate)
+    if share is not None and method != "fma":
+        raise ValueError(f"emulate applies to method='fma', got method={method!r}")
     if not fits(x.shape[0], m, d):
         block_d = _block_d(d)
         raise ValueError(f"the triton backend handles at most 2^31 / {block_d} rows per set at d = {d}; got "
@@ -396,13 +620,17 @@ def triton_sums(kernel, x, y, log_weights=None, mask_self=False, block_m=None, b
         out_l, shift = _launch_dot(pre, lw2, code, mask_self, expand, precision, True, block_m, block_n)
     else:
         if method == "fma":
-            out_l, shift = _launch_fma(pre, lw2, code, mask_self, block_m, block_n)
+            out_l, shift = _launch_fma(pre, lw2, code, mask_self, block_m, block_n, period=period, share=share)
         else:
             out_l, shift = _launch_dot(pre, lw2, code, mask_self, False, precision, False, block_m, block_n)
         bad = ~(out_l >= _TRUST + math.log(m))  # also catches NaN
         if bool(bad.any()):
             idx = torch.nonzero(bad).flatten()
-            if mask_self:
+            if method == "fma":
+                # one online launch for all of them; the self-mask compares their original indices
+                ls2, sh2 = _launch_fma(pre.rows(idx), lw2, code, mask_self, None, None, period=period,
+                                       online=True, ridx=idx.to(torch.int32).contiguous())
+            elif mask_self:
                 # keep the self-mask aligned: the subset's row i is the reference idx[i]
                 lw_sub = torch.zeros((m,), dtype=torch.float32, device=x.device) if lw2 is None else lw2
                 ls_b, sh_b = [], []

@@ -15,13 +15,16 @@ import os
 from driftlab import _backend as B
 from driftlab.engine._registry import Backend, SumsCall, register
 
-__all__ = ["kernel_code", "fits", "triton_importable", "TritonBackend"]
+__all__ = ["FMA_MAX_DIM", "TritonBackend", "fits", "kernel_code", "triton_importable"]
 
 #: FastForm kind -> the kernels' ``KIND`` code (0 Gaussian, 1 exponential, 2 polynomial x
 #: exponential with at most 3 coefficients, 3 inverse multiquadric)
 _KIND = {"sq_exp": 0, "exp": 1, "poly_exp": 2, "imq": 3}
 #: coefficients c0, c1, c2 that the ``poly_exp`` profile evaluates (half-integer Matérn up to 5/2)
 _MAX_POLY = 3
+#: the register-accumulator (``fma``) kernel handles up to this many coordinates; it is also the
+#: one that computes a minimum-image torus
+FMA_MAX_DIM = 8
 
 
 def kernel_code(kernel):
@@ -64,8 +67,8 @@ def _interpreting() -> bool:
 
 class TritonBackend(Backend):
     """``"triton"``: :func:`driftlab.engine._triton.triton_sums`, float32 on CUDA (CPU tensors
-    under ``TRITON_INTERPRET=1``), the kernels :func:`kernel_code` maps; the first automatic
-    choice on CUDA."""
+    under ``TRITON_INTERPRET=1``), the kernels :func:`kernel_code` maps, R^d and (d <= 8) the
+    minimum-image torus; the first automatic choice on CUDA."""
 
     name = "triton"
 
@@ -80,8 +83,9 @@ class TritonBackend(Backend):
         return "backend='triton' needs triton and a CUDA tensor (or TRITON_INTERPRET=1)"
 
     def unsupported(self, call: SumsCall):
-        if call.minimum_image:
-            return "backend='triton' supports wrap='lattice' on a torus, not 'minimum_image'"
+        if call.minimum_image and call.d > FMA_MAX_DIM:
+            return (f"backend='triton' computes wrap='minimum_image' for d <= {FMA_MAX_DIM} only, got d = {call.d} "
+                    f"(use backend='torch')")
         if call.dtype != "float32":
             return "backend='triton' computes in float32: pass float32 tensors"
         if kernel_code(call.kernel) is None:
@@ -97,7 +101,8 @@ class TritonBackend(Backend):
     def sums(self, call, x, y, log_weights):
         from driftlab.engine._triton import triton_sums
 
-        return triton_sums(call.kernel, x, y, log_weights, call.mask_self)
+        return triton_sums(call.kernel, x, y, log_weights, call.mask_self,
+                           period=call.period if call.minimum_image else None)
 
 
 register(TritonBackend())

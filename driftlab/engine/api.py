@@ -82,12 +82,12 @@ def select_backend(x, y, kernel, *, need_log_total: bool = True, mask_self: bool
 
     Each registered backend ranks the call (:meth:`driftlab.engine.Backend.auto_rank`); the
     highest-ranked one that is available and supports it wins. The built-in ranks give: on
-    CUDA ``triton`` for float32 tensors and a supported kernel (not on a minimum-image
-    torus), else ``sdpa`` for the Gaussian when neither the normaliser nor a self-mask is
+    CUDA ``triton`` for float32 tensors and a supported kernel (on a minimum-image torus for
+    d <= 8 only), else ``sdpa`` for the Gaussian when neither the normaliser nor a self-mask is
     needed (float32), else ``torch``. On the CPU: ``dense`` for at most
     :data:`AUTO_DENSE_PAIRS` pairs (images counted), else ``numba`` when numba is installed
-    for the Gaussian and exponential profiles (not on a minimum-image torus, not with
-    ``distance="expand"``), else ``sdpa`` for such Gaussian calls, else ``torch``. ``compiled`` is never chosen. (In ``benchmarks/bench_engine.py`` at
+    for the Gaussian and exponential profiles (on a minimum-image torus for d <= 8 only, not
+    with ``distance="expand"``), else ``sdpa`` for such Gaussian calls, else ``torch``. ``compiled`` is never chosen. (In ``benchmarks/bench_engine.py`` at
     N = M = 2^14, d = 2, one CPU thread: flash attention 4.4-5.2x the dense baseline, chunked
     torch 3.6-4.6x; on an H100 at 2^16 the Triton kernel 19-42x, ``sdpa`` (float32:
     memory-efficient kernel) 3.4x, chunked torch 1x.)
