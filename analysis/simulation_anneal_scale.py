@@ -112,9 +112,9 @@ GRID = {
 PHASE_B = ("annealed", "fixed_s0")
 #: starting guesses of the pair-evaluation throughput (pairs / s) before a run of this call is
 #: measured: CPU one thread, minimum image, float32, N = 2^13: the numba backend 3.6-9e8 for
-#: d = 2..8 (the torch backend, without numba: 0.9-1.6e8); CUDA: the chunked torch backend
-#: (triton and sdpa refuse a minimum-image torus), a guess
-DEFAULT_RATE = {"cpu": 4e8, "cuda": 3e10}
+#: d = 2..8 (the torch backend, without numba: 0.9-1.6e8); CUDA: the Triton fma kernel with the
+#: minimum image (d <= 8), a guess below its R^d rates on an H100 (1.4-2.4e12 at d = 2)
+DEFAULT_RATE = {"cpu": 4e8, "cuda": 5e11}
 
 
 @dataclass(frozen=True, order=True)

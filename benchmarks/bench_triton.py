@@ -11,6 +11,13 @@ Measures, in one process on the GPU:
 3. accuracy of each variant against the float64 chunked torch path on the same GPU:
    max |shift - ref| over a 4096-row subset, and the relative L2 error.
 
+For the ``fma`` method at d <= ``EMU_MAX_DIM`` it also times every emulation share
+(``fma_emu_G_E_Q``: of every G reference tiles, E evaluate exp2 and Q the square root by FMA
+sequences) at one block shape, with the fraction of the special-function ceiling each one
+uses (``mufu_fraction``) and of the plain kernel's ceiling (``plain_mufu_ceiling_fraction``:
+1 ex2 per pair, 2 MUFU for Laplace); the summary names the fastest variant per (kernel, d)
+and whether it meets the H200 targets (:data:`TARGETS`).
+
 Usage::
 
     python benchmarks/bench_triton.py --out benchmarks/results/triton_probe.json
@@ -89,12 +96,55 @@ def _variants(T, kernel_sums, kern, kname, x, y, legacy, configs):
         v["triton_dot_expand"] = lambda: T.triton_sums(kern, x, y, method="dot", expand=True)[1]
     if legacy is not None:
         v["triton_legacy"] = lambda: legacy.triton_sums(kern, x, y)[1]
+    if "triton_fma" in v and x.shape[1] <= T.EMU_MAX_DIM:
+        # the emulation shares at one block shape (the autotuned "triton_fma" row picks its own)
+        for share in T.EMULATION_SHARES:
+            if share[2] and kname != "laplace":
+                continue
+            v["fma_emu_%d_%d_%d" % share] = lambda share=share: T.triton_sums(kern, x, y, method="fma", block_m=64,
+                                                                             block_n=32, emulate=share)[1]
     if configs and "triton_fma" in v:
         for cfg in T._FMA_CONFIGS:
             bm, bn = cfg.kwargs["BLOCK_M"], cfg.kwargs["BLOCK_N"]
             v[f"fma_{bm}x{bn}"] = lambda bm=bm, bn=bn: T.triton_sums(kern, x, y, method="fma", block_m=bm,
                                                                      block_n=bn)[1]
     return v
+
+
+#: pairs/s the kernel sums should reach on an H200 (N = M = 2^16, float32): (kernel, largest d) -> rate
+TARGETS = {"gaussian_d<=3": 3.4e12, "laplace_d<=3": 2.1e12, "gaussian_d8": 1e12, "laplace_d8": 1e12}
+
+
+def _mufu_per_pair(kname, variant):
+    """Special-function instructions per pair of a Triton ``fma`` variant with a known share (one
+    ex2, plus the square root for Laplace, less the emulated shares); None for the autotuned and
+    tensor-core rows."""
+    base = 2.0 if kname == "laplace" else 1.0
+    if variant.startswith("fma_emu_"):
+        g, e, q = (int(v) for v in variant[len("fma_emu_"):].split("_"))
+        return base - (e + q) / g
+    if variant.startswith("fma_"):  # --configs rows: block shapes of the plain kernel
+        return base
+    return None
+
+
+def _decide(rows, kname, d):
+    """The fastest Triton variant for (kernel, d), its rate against the target and both ceilings."""
+    mine = [r for r in rows if r["kernel"] == kname and r["d"] == d and "error" not in r
+            and (r["variant"].startswith("triton_") or r["variant"].startswith("fma_"))]
+    if not mine:
+        return {}
+    best = max(mine, key=lambda r: r["pairs_per_s"])
+    plain = next((r for r in mine if r["variant"] == "fma_emu_1_0_0"), None)
+    key = f"{kname}_d<=3" if d <= 3 else (f"{kname}_d8" if d == 8 else None)
+    out = {f"{kname}_d{d}_best_variant": best["variant"], f"{kname}_d{d}_best_pairs_per_s": best["pairs_per_s"],
+           f"{kname}_d{d}_best_plain_mufu_ceiling_fraction": best["plain_mufu_ceiling_fraction"]}
+    if plain is not None:
+        out[f"{kname}_d{d}_best_vs_plain_fma"] = best["pairs_per_s"] / plain["pairs_per_s"]
+    if key in TARGETS:
+        out[f"{kname}_d{d}_target"] = TARGETS[key]
+        out[f"{kname}_d{d}_meets_target"] = bool(best["pairs_per_s"] >= TARGETS[key])
+    return out
 
 
 def main(argv=None) -> int:
@@ -104,6 +154,8 @@ def main(argv=None) -> int:
     p.add_argument("--kernels", default="gaussian,laplace")
     p.add_argument("--legacy", type=Path, default=None, help="an older _triton.py to time alongside")
     p.add_argument("--configs", action="store_true", help="time every autotuning configuration")
+    p.add_argument("--variants", default=None,
+                   help="comma-separated name prefixes of the variants to time (e.g. triton_fma,fma_emu,torch)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
 
@@ -126,25 +178,28 @@ def main(argv=None) -> int:
         spec.loader.exec_module(legacy)
 
     out = args.out or Path(__file__).resolve().parent / "results" / "triton_probe.json"
-    rows = []
+    rows, summary = [], {}
 
     def dump():  # rewritten after every row: a run cut by its time limit keeps what it measured
         write_json(out, {"machine": machine_info(), "triton": triton.__version__, "torch": torch.__version__,
-                         "ceilings": ceil, "rows": rows})
+                         "ceilings": ceil, "targets": TARGETS, "rows": rows, "summary": summary})
 
     ceil = _probe_ceilings(torch)
     print(f"ceilings: ex2 {ceil['ex2_per_s']:.3e}/s  fma {ceil['fma_per_s']:.3e}/s", flush=True)
     n = 2**args.log2n
     kernels = {"gaussian": Gaussian(0.5), "laplace": Laplace(0.5)}
     rng = np.random.default_rng(0)
-    for kname in args.kernels.split(","):
-        kern = kernels[kname]
-        for d in [int(s) for s in args.dims.split(",")]:
+    for d in [int(s) for s in args.dims.split(",")]:  # d outer: a run cut short keeps both kernels at small d
+        for kname in args.kernels.split(","):
+            kern = kernels[kname]
             x = torch.as_tensor(rng.normal(size=(n, d)), dtype=torch.float32, device="cuda")
             y = torch.as_tensor(rng.normal(size=(n, d)) + 0.1, dtype=torch.float32, device="cuda")
             sub = 4096
             ref = kernel_sums(x[:sub].double(), y.double(), kern, backend="torch").shift
             variants = _variants(T, kernel_sums, kern, kname, x, y, legacy, args.configs)
+            if args.variants:
+                keep = tuple(args.variants.split(","))
+                variants = {k: v for k, v in variants.items() if k.startswith(keep)}
             for name, fn in variants.items():
                 try:
                     out = fn()
@@ -158,8 +213,13 @@ def main(argv=None) -> int:
                 err_max = float(diff.abs().max())
                 err_rel = float(diff.norm() / ref.norm())
                 pps = n * n / (ms * 1e-3)
+                mufu = _mufu_per_pair(kname, name)
                 row = {"kernel": kname, "d": d, "n": n, "variant": name, "ms": ms, "pairs_per_s": pps,
-                       "ex2_fraction": pps / ceil["ex2_per_s"], "err_max": err_max, "err_rel_l2": err_rel}
+                       "ex2_fraction": pps / ceil["ex2_per_s"],
+                       # the special-function unit's share of its ceiling actually used (MUFU per pair known)
+                       "mufu_fraction": None if mufu is None else pps * mufu / ceil["ex2_per_s"],
+                       "plain_mufu_ceiling_fraction": pps * (2.0 if kname == "laplace" else 1.0) / ceil["ex2_per_s"],
+                       "err_max": err_max, "err_rel_l2": err_rel}
                 rows.append(row)
                 dump()
                 print(f"{kname:8s} d={d:2d} {name:18s} {ms:9.3f} ms {pps:10.3e} pairs/s "
@@ -168,7 +228,10 @@ def main(argv=None) -> int:
                 best = getattr(tuned, "best_config", None)
                 if best is not None:
                     print(f"  autotuned ({tuned.fn.__name__}): {best}", flush=True)
+            summary.update(_decide(rows, kname, d))
     dump()
+    for key, val in summary.items():
+        print(f"{key}: {val}")
     print("wrote", out)
     return 0
 

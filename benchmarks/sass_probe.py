@@ -10,6 +10,9 @@ per variant:
 * the main loop's instructions *per pair* (the loop that holds the ``MUFU.EX2`` of the full
   tiles), split by class: FP32 arithmetic, ``MUFU`` (special-function unit), loads/stores,
   tensor-core (``HMMA``) and the rest (integer, predicates, moves, conversions);
+* for the ``fma`` method, every emulation share the autotuner tries (``GROUP/EMU_EXP/EMU_SQRT``:
+  of every GROUP reference tiles, EMU_EXP evaluate exp2 and EMU_SQRT the square root on the FMA
+  pipe), so the trade of MUFU for FP32 instructions is read off before a GPU times it;
 * two throughput *bounds*: issue (one warp instruction per scheduler and clock, i.e. the
   FP32 ceiling in thread instructions per second, by default the 3.33e13/s that
   ``bench_triton.py`` measured on an H100) divided by instructions per pair, and the
@@ -51,11 +54,11 @@ def main(argv=None) -> int:
 
     from driftlab._io import machine_info, write_json
     from driftlab.engine import _triton as T
-    from driftlab.engine._aot import EX2_PER_S, ISSUE_PER_S, analyse
+    from driftlab.engine._aot import EX2_PER_S, ISSUE_PER_S, KINDS, analyse
 
     rows = []
     print(f"triton {triton.__version__}, sm_{args.arch}; bounds from issue {ISSUE_PER_S:.3g}/s, ex2 {EX2_PER_S:.3g}/s")
-    print(f"{'kernel':8s} {'d':>2s} {'method':9s} {'layout':6s} {'config':12s} {'regs':>4s} {'spill':>5s} "
+    print(f"{'kernel':8s} {'d':>2s} {'method':9s} {'layout':6s} {'config':12s} {'share':9s} {'regs':>4s} {'spill':>5s} "
           f"{'warps':>5s} {'instr/pair':>10s} {'fp32':>5s} {'mufu':>5s} {'mem':>5s} {'tc':>5s} {'bound':>9s}")
     for kname in args.kernels.split(","):
         for d in [int(s) for s in args.dims.split(",")]:
@@ -64,17 +67,22 @@ def main(argv=None) -> int:
                     continue
                 configs = T._FMA_CONFIGS if method == "fma" else T._TUNE_CONFIGS
                 for layout in args.layouts.split(","):
+                    if method == "fma":  # the variants the autotuner would try for this problem
+                        configs = T._prune_fma(configs, {}, KIND=KINDS[kname], D=d)
                     for cfg in configs:
                         bm, bn = cfg.kwargs["BLOCK_M"], cfg.kwargs["BLOCK_N"]
+                        share = tuple(cfg.kwargs.get(k, v) for k, v in (("GROUP", 1), ("EMU_EXP", 0), ("EMU_SQRT", 0)))
                         try:
-                            row = analyse(method, layout, d, kname, bm, bn, cfg.num_warps, cfg.num_stages, args.arch)
+                            row = analyse(method, layout, d, kname, bm, bn, cfg.num_warps, cfg.num_stages, args.arch,
+                                          share=share)
                         except Exception as exc:  # noqa: BLE001 - report and go on
-                            print(f"{kname:8s} {d:2d} {method:9s} {layout:6s} {bm}x{bn}w{cfg.num_warps} FAILED "
+                            print(f"{kname:8s} {d:2d} {method:9s} {layout:6s} {bm}x{bn}w{cfg.num_warps} {share} FAILED "
                                   f"{type(exc).__name__}: {str(exc)[:120]}")
                             continue
                         rows.append(row)
                         g = row.get
                         print(f"{kname:8s} {d:2d} {method:9s} {layout:6s} {f'{bm}x{bn}w{cfg.num_warps}':12s} "
+                              f"{'%d/%d/%d' % share:9s} "
                               f"{row['regs']:4d} {row['spill_bytes']:5d} {row['warps_per_sm']:5d} "
                               f"{g('per_pair_total', float('nan')):10.2f} {g('per_pair_fp32', 0):5.2f} "
                               f"{g('per_pair_mufu', 0):5.2f} {g('per_pair_memory', 0):5.2f} "
