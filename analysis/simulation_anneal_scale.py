@@ -267,7 +267,7 @@ def cell_eps(out: Path, cell: Cell, grid: dict = GRID) -> dict | None:
 # one run
 
 
-def _simulate(cell: Cell, seed: int, schedule: str, grid: dict, device: str):
+def _simulate(cell: Cell, seed: int, schedule: str, grid: dict, device: str, threads: int = 1):
     """One run of the particle simulator; returns the run file's payload and the run's info.
 
     Best fixed runs to t_max (phase A: the floor needs the late plateau); the other schedules
@@ -282,7 +282,7 @@ def _simulate(cell: Cell, seed: int, schedule: str, grid: dict, device: str):
     kw, _, r = _schedules_cached(cell.kernel, cell.dim, cell.k_max, float(grid["eps_base"]), _key(grid))[schedule]
     cfg = SimulationConfig(kernel=cell.kernel, step=grid["eta"], n_steps=int(round(sub["t_max"] / grid["eta"])),
                            period=1.0, wrap=grid["wrap"], modes=[list(map(int, v)) for v in kv_int], obs_points=16,
-                           backend="auto", device=device, num_threads=1 if device == "cpu" else None,
+                           backend="auto", device=device, num_threads=int(threads) if device == "cpu" else None,
                            dtype=grid["dtype"], seed=seed, checkpoint_every=0, **kw)
     n_modes = len(kv_int)
     init: dict = {}
@@ -375,7 +375,7 @@ def selected_cells(grid: dict = GRID, max_n: int | None = None, only: dict | Non
 
 def run_sweep(out: Path = RESULTS, grid: dict = GRID, *, device: str = "cpu", max_n: int | None = None,
               only: dict | None = None, budget_minutes: float | None = None, progress: bool = True,
-              clock=time.monotonic, rates: dict | None = None, log=None) -> dict:
+              clock=time.monotonic, rates: dict | None = None, log=None, threads: int = 1) -> dict:
     """Run the pending runs of the selected cells in priority order; stop cleanly on the budget.
 
     Parameters
@@ -398,6 +398,10 @@ def run_sweep(out: Path = RESULTS, grid: dict = GRID, *, device: str = "cpu", ma
     rates : dict, optional
         Starting pair throughput per device (default :data:`DEFAULT_RATE`); replaced by the
         measured rate of this call's runs once one has finished.
+    threads : int
+        CPU threads of the kernel sums (default 1). The engine splits the query rows between
+        them and each row is summed by one thread in one order, so the run files are the same,
+        bit for bit, for any count.
 
     Returns
     -------
@@ -446,7 +450,7 @@ def run_sweep(out: Path = RESULTS, grid: dict = GRID, *, device: str = "cpu", ma
                 break
             log(f"[scale] {cell.label} seed {seed} {name}: {est['steps']} steps, {est['pairs']:.3g} pairs, ~{est_s:.0f} s")
             t_run = clock()
-            payload, info = _simulate(cell, seed, name, grid, device)
+            payload, info = _simulate(cell, seed, name, grid, device, threads)
             secs = clock() - t_run
             path = run_path(out, cell, seed, name)
             write_json(path, payload)
@@ -791,18 +795,23 @@ def main(argv=None) -> int:
     ap.add_argument("--max-n", type=int, default=None, help="skip cells with N above this")
     ap.add_argument("--only", nargs="*", default=None, help="filters key=v1,v2 (keys: kernel, dim, n, K_max)")
     ap.add_argument("--budget-minutes", type=float, default=None, help="stop cleanly once this much time is spent")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="CPU threads for the kernel sums (default 1; the results do not depend on it)")
     args = ap.parse_args(argv)
+    if args.threads < 1:
+        ap.error(f"--threads must be >= 1, got {args.threads}")
     import torch
 
     if args.device == "cpu":
-        torch.set_num_threads(1)
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     only = parse_only(args.only)
     if args.command == "plan":
         print_plan(out, GRID, args.max_n, only, args.device)
         return 0
     if args.command == "run":
-        res = run_sweep(out, GRID, device=args.device, max_n=args.max_n, only=only, budget_minutes=args.budget_minutes)
+        res = run_sweep(out, GRID, device=args.device, max_n=args.max_n, only=only, budget_minutes=args.budget_minutes,
+                        threads=args.threads)
         print(json.dumps(res))
     summarize(out)
     return 0

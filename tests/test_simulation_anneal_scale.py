@@ -200,3 +200,20 @@ def test_claims_refuse_a_changed_evidence_hash(monkeypatch):
     monkeypatch.setattr(L, "CLAIMS", [dataclasses.replace(claim, evidence=(ev,))])
     (res,) = L.run_claims([claim.id])
     assert res.outcome.verdict == "inconclusive" and "changed" in res.outcome.display, res.outcome.display
+
+
+def test_thread_count_does_not_change_the_run_files(tmp_path):
+    # N = 1024: 2^21 pairs per step, above the engine's threshold for splitting rows between
+    # threads (numba backend; the torch fallback splits its tiles the same way per row)
+    from driftlab.engine._numba import PARALLEL_MIN_PAIRS
+
+    grid = dict(TINY, k_maxes=[2], ns=[1024], seeds=[0])
+    assert 1024 * 2048 >= PARALLEL_MIN_PAIRS
+    outs = {}
+    for threads in (1, 2):
+        res = S.run_sweep(tmp_path / str(threads), grid, progress=False, threads=threads)
+        assert res["pending"] == 0 and res["runs_done"] >= 2, res
+        outs[threads] = {k: v for k, v in _files(tmp_path / str(threads)).items() if k.startswith("runs/")}
+    assert outs[1].keys() == outs[2].keys() and outs[1]
+    diff = [k for k in outs[1] if outs[1][k] != outs[2][k]]
+    assert not diff, f"run files differ between 1 and 2 threads: {diff}"
