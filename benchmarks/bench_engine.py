@@ -143,6 +143,8 @@ import numpy as np
 from driftlab.engine import kernel_sums, select_backend
 from driftlab.kernels import Gaussian, Laplace
 kname, d, lg, dtype, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+if sys.argv[6] == "1":
+    import scipy.linalg  # as a program that uses driftlab.theory or scipy has (numba's start-up imports it)
 rng = np.random.default_rng(0)
 x = rng.normal(size=(2**lg, d)).astype(dtype)
 y = (rng.normal(size=(2**lg, d)) + 0.1).astype(dtype)
@@ -157,10 +159,11 @@ print("FIRST", first, select_backend(x, y, kern))
 """
 
 
-def fresh_first_call(kname, d, lg, dtype, threads, repeats=3):
+def fresh_first_call(kname, d, lg, dtype, threads, repeats=3, scipy_loaded=False):
     """Median over ``repeats`` fresh interpreters of the first ``kernel_sums`` call (seconds) and
     the backend ``auto`` picked. The first interpreter fills the on-disk compile cache if it is
-    empty (its time is reported apart as ``cold``)."""
+    empty (its time is reported apart). ``scipy_loaded``: the interpreter has imported
+    ``scipy.linalg`` before the call (numba's start-up imports it otherwise, ~0.25 s)."""
     import subprocess
 
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -168,7 +171,8 @@ def fresh_first_call(kname, d, lg, dtype, threads, repeats=3):
         env.update(OMP_NUM_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads))
     times, picked = [], None
     for _ in range(repeats + 1):
-        res = subprocess.run([sys.executable, "-c", _FIRST_CALL, kname, str(d), str(lg), dtype, str(threads or 0)],
+        res = subprocess.run([sys.executable, "-c", _FIRST_CALL, kname, str(d), str(lg), dtype, str(threads or 0),
+                              "1" if scipy_loaded else "0"],
                              capture_output=True, text=True, env=env, check=True)
         secs, picked = res.stdout.split("FIRST")[-1].split()
         times.append(float(secs))
@@ -366,12 +370,14 @@ def main(argv=None) -> int:
         for kname, dtname in [(k, t) for t in dtypes for k in names]:
             suffix = "" if dtname == "float32" else f"_{dtname}"
             fc = fresh_first_call(kname, 2, 14, dtname, args.threads)
+            fs = fresh_first_call(kname, 2, 14, dtname, args.threads, scipy_loaded=True)
             rows.append({"kernel": kname, "d": 2, "n": 2**14, "dtype": dtname, "backend": "auto",
-                         "fresh_process_first_call": fc})
+                         "fresh_process_first_call": fc, "fresh_process_first_call_scipy_loaded": fs})
             summary[f"{kname}_auto_first_call_fresh_N16384_d2{suffix}"] = fc["seconds"]
+            summary[f"{kname}_auto_first_call_fresh_scipy_loaded_N16384_d2{suffix}"] = fs["seconds"]
             print(f"{kname:8s} d= 2 N=2^14 {dtname} auto={fc['picked']:7s} first call in a fresh interpreter "
-                  f"{fc['seconds']:.2f} s (median of {len(fc['all'])}; the first interpreter {fc['cold_or_warm_first']:.2f} s)",
-                  flush=True)
+                  f"{fc['seconds']:.2f} s, {fs['seconds']:.2f} s with scipy.linalg loaded (medians of "
+                  f"{len(fc['all'])}; the first interpreter {fc['cold_or_warm_first']:.2f} s)", flush=True)
     dump(summary, partial=False)
     print("summary:", summary)
     print("wrote", out)
