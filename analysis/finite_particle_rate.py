@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from driftlab._io import write_json
+from driftlab.io import write_json
 from driftlab.fields import kde_score
 
 RESULTS = Path(__file__).resolve().parent / "results" / "finite_particle_rate"
@@ -115,10 +115,20 @@ def _run_path(folder: Path, d: int, n: int, seed: int) -> Path:
 
 
 def sweep(grid=None, seeds=SEEDS, folder: Path | None = RESULTS) -> list[dict]:
-    """All runs of ``grid`` x ``seeds``; with a folder, resumable (finished run files are read back)."""
+    """All runs of ``grid`` x ``seeds``; with a folder, resumable (finished run files are read back)
+    and held by one writer at a time (``driftlab.io.RunFolderBusy`` while another run holds it)."""
+    grid = GRID if grid is None else grid
+    if folder is None:
+        return _sweep(grid, seeds, None)
+    from driftlab.io import RunDirectory
+
+    with RunDirectory(folder):
+        return _sweep(grid, seeds, Path(folder))
+
+
+def _sweep(grid, seeds, folder: Path | None) -> list[dict]:
     import json
 
-    grid = GRID if grid is None else grid
     out = []
     for d, ns in grid.items():
         for n in ns:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.simulation_anneal import compare_schedules
-from driftlab._io import without_timings, write_json
+from driftlab.io import without_timings, write_json
 
 OUT = Path(__file__).resolve().parent / "results" / "simulation_anneal_sweep" / "k16_d2.json"
 

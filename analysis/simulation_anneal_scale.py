@@ -227,7 +227,7 @@ def _load(path: Path) -> dict:
 
 def check_grid(out: Path, grid: dict = GRID, create: bool = True) -> None:
     """Refuse a results folder whose ``grid.json`` differs from ``grid`` (write it when absent)."""
-    from driftlab._io import write_json
+    from driftlab.io import write_json
 
     path = Path(out) / "grid.json"
     want = json.loads(json.dumps(grid))
@@ -408,8 +408,16 @@ def run_sweep(out: Path = RESULTS, grid: dict = GRID, *, device: str = "cpu", ma
     dict
         ``runs_done``, ``stopped`` (None, ``"budget"`` or ``"next run does not fit"``),
         ``pending`` (runs left in the selected cells), ``seconds``.
+
+    Raises
+    ------
+    driftlab.io.RunFolderBusy
+        When another live process (or another :class:`driftlab.io.RunDirectory` of this one)
+        holds ``out/.lock``: two sweeps on one folder would compute the same runs twice.
+    ValueError
+        On a folder holding another grid, an unknown device or a budget that is not finite and > 0.
     """
-    from driftlab._io import write_json
+    from driftlab.io import RunDirectory, write_json
 
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {device!r}")
@@ -418,58 +426,59 @@ def run_sweep(out: Path = RESULTS, grid: dict = GRID, *, device: str = "cpu", ma
     out = Path(out)
     if log is None:
         log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
-    check_grid(out, grid)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    dev = "cuda" if str(device).startswith("cuda") else "cpu"
-    rate = float((rates or DEFAULT_RATE)[dev])
-    measured = {"pairs": 0.0, "seconds": 0.0}
-    budget = None if budget_minutes is None else 60.0 * budget_minutes
-    t0 = clock()
-    cells = selected_cells(grid, max_n, only)
-    plan = [(c, pending_runs(out, c, grid)) for c in cells]
-    total_pairs = sum(estimate_run(c, name, grid)["pairs"] for c, runs in plan for _, name in runs)
-    n_pending = sum(len(r) for _, r in plan)
-    log(f"[scale] {len(cells)} cells selected, {n_pending} runs pending, ~{total_pairs:.3g} pair evaluations "
-        f"(~{total_pairs / rate / 60:.1f} min at {rate:.2g} pairs/s on {dev}); budget "
-        f"{'none' if budget is None else f'{budget_minutes:g} min'}")
-    done, stopped = 0, None
-    for cell in cells:
-        while True:
-            runs = pending_runs(out, cell, grid)
-            if not runs:
+    with RunDirectory(out):  # one writer at a time: a second sweep on a folder in use is refused
+        check_grid(out, grid)
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+        dev = "cuda" if str(device).startswith("cuda") else "cpu"
+        rate = float((rates or DEFAULT_RATE)[dev])
+        measured = {"pairs": 0.0, "seconds": 0.0}
+        budget = None if budget_minutes is None else 60.0 * budget_minutes
+        t0 = clock()
+        cells = selected_cells(grid, max_n, only)
+        plan = [(c, pending_runs(out, c, grid)) for c in cells]
+        total_pairs = sum(estimate_run(c, name, grid)["pairs"] for c, runs in plan for _, name in runs)
+        n_pending = sum(len(r) for _, r in plan)
+        log(f"[scale] {len(cells)} cells selected, {n_pending} runs pending, ~{total_pairs:.3g} pair evaluations "
+            f"(~{total_pairs / rate / 60:.1f} min at {rate:.2g} pairs/s on {dev}); budget "
+            f"{'none' if budget is None else f'{budget_minutes:g} min'}")
+        done, stopped = 0, None
+        for cell in cells:
+            while True:
+                runs = pending_runs(out, cell, grid)
+                if not runs:
+                    break
+                seed, name = runs[0]
+                est = estimate_run(cell, name, grid)
+                est_s = est["pairs"] / rate
+                elapsed = clock() - t0
+                if budget is not None and elapsed >= budget:
+                    stopped = "budget"
+                    break
+                if budget is not None and done and elapsed + est_s > budget:
+                    stopped = "next run does not fit"
+                    break
+                log(f"[scale] {cell.label} seed {seed} {name}: {est['steps']} steps, {est['pairs']:.3g} pairs, ~{est_s:.0f} s")
+                t_run = clock()
+                payload, info = _simulate(cell, seed, name, grid, device, threads)
+                secs = clock() - t_run
+                path = run_path(out, cell, seed, name)
+                write_json(path, payload)
+                with open(out / "timings.csv", "a") as fh:  # diagnostics only (not deterministic)
+                    fh.write(f"{path.name},{dev},{info['backend']},{info['steps']},"
+                             f"{info['steps'] * cell.n * 2.0 * cell.n:.6g},{secs:.3f}\n")
+                done += 1
+                if secs > 0:
+                    measured["pairs"] += info["steps"] * cell.n * 2.0 * cell.n
+                    measured["seconds"] += secs
+                    rate = measured["pairs"] / measured["seconds"]
+                log(f"[scale]   done in {secs:.1f} s ({info['backend']}; now {rate:.3g} pairs/s); "
+                    f"{(clock() - t0) / 60:.1f} min used")
+            if stopped:
                 break
-            seed, name = runs[0]
-            est = estimate_run(cell, name, grid)
-            est_s = est["pairs"] / rate
-            elapsed = clock() - t0
-            if budget is not None and elapsed >= budget:
-                stopped = "budget"
-                break
-            if budget is not None and done and elapsed + est_s > budget:
-                stopped = "next run does not fit"
-                break
-            log(f"[scale] {cell.label} seed {seed} {name}: {est['steps']} steps, {est['pairs']:.3g} pairs, ~{est_s:.0f} s")
-            t_run = clock()
-            payload, info = _simulate(cell, seed, name, grid, device, threads)
-            secs = clock() - t_run
-            path = run_path(out, cell, seed, name)
-            write_json(path, payload)
-            with open(out / "timings.csv", "a") as fh:  # diagnostics only (not deterministic)
-                fh.write(f"{path.name},{dev},{info['backend']},{info['steps']},"
-                         f"{info['steps'] * cell.n * 2.0 * cell.n:.6g},{secs:.3f}\n")
-            done += 1
-            if secs > 0:
-                measured["pairs"] += info["steps"] * cell.n * 2.0 * cell.n
-                measured["seconds"] += secs
-                rate = measured["pairs"] / measured["seconds"]
-            log(f"[scale]   done in {secs:.1f} s ({info['backend']}; now {rate:.3g} pairs/s); "
-                f"{(clock() - t0) / 60:.1f} min used")
+        left = sum(len(pending_runs(out, c, grid)) for c in cells)
         if stopped:
-            break
-    left = sum(len(pending_runs(out, c, grid)) for c in cells)
-    if stopped:
-        log(f"[scale] stopped ({stopped}) after {done} runs; {left} runs left in the selected cells: rerun to resume")
-    return {"runs_done": done, "stopped": stopped, "pending": left, "seconds": clock() - t0}
+            log(f"[scale] stopped ({stopped}) after {done} runs; {left} runs left in the selected cells: rerun to resume")
+        return {"runs_done": done, "stopped": stopped, "pending": left, "seconds": clock() - t0}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -643,7 +652,7 @@ def summarize(out: Path = RESULTS, grid: dict = GRID, with_small_n: bool | None 
     """
     if with_small_n is None:
         with_small_n = grid == GRID
-    from driftlab._io import atomic_write_text, write_csv, write_json
+    from driftlab.io import atomic_write_text, write_csv, write_json
 
     out = Path(out)
     check_grid(out, grid, create=False)
@@ -809,11 +818,14 @@ def main(argv=None) -> int:
     if args.command == "plan":
         print_plan(out, GRID, args.max_n, only, args.device)
         return 0
-    if args.command == "run":
-        res = run_sweep(out, GRID, device=args.device, max_n=args.max_n, only=only, budget_minutes=args.budget_minutes,
-                        threads=args.threads)
-        print(json.dumps(res))
-    summarize(out)
+    try:
+        if args.command == "run":
+            res = run_sweep(out, GRID, device=args.device, max_n=args.max_n, only=only,
+                            budget_minutes=args.budget_minutes, threads=args.threads)
+            print(json.dumps(res))
+        summarize(out)
+    except ValueError as exc:  # a folder in use or holding another grid: one line, exit status 1
+        ap.exit(1, f"simulation_anneal_scale: error: {exc}\n")
     return 0
 
 

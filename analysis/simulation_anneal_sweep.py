@@ -93,7 +93,7 @@ SCHEDULES = ("fixed_s0", "best_fixed", "annealed")
 
 
 def _write_run(path: Path, payload: dict, timing: float, timings_file: Path | None) -> None:
-    from driftlab._io import write_json
+    from driftlab.io import write_json
 
     write_json(path, payload)
     if timings_file is not None:
@@ -110,8 +110,15 @@ def _load(path: Path) -> dict:
 
 
 def run_1d(out: Path = RESULTS, grid: dict = ONED_GRID, progress: bool = True) -> list[Path]:
-    """One file per (kernel, K_max) with compare_schedules' three rows; skips existing files."""
-    out = Path(out)
+    """One file per (kernel, K_max) with compare_schedules' three rows; skips existing files.
+    The folder has one writer at a time (``driftlab.io.RunFolderBusy`` while another run holds it)."""
+    from driftlab.io import RunDirectory
+
+    with RunDirectory(out):
+        return _run_1d(Path(out), grid, progress)
+
+
+def _run_1d(out: Path, grid: dict, progress: bool) -> list[Path]:
     (out / "runs_1d").mkdir(parents=True, exist_ok=True)
     amp = 0.5 / len(ladder(max(grid["k_maxes"])))
     todo = [(k, K) for k in grid["kernels"] for K in grid["k_maxes"]]
@@ -283,8 +290,15 @@ def dd_tasks(grid: dict = DD_GRID, only_n=None, only_dims=None, only_kernels=Non
 
 
 def run_dd(out: Path = RESULTS, grid: dict = DD_GRID, groups=None, progress: bool = True) -> None:
-    """Phase A then phase B for every group; existing run files are skipped."""
-    out = Path(out)
+    """Phase A then phase B for every group; existing run files are skipped. The folder has one
+    writer at a time (``driftlab.io.RunFolderBusy`` while another run holds it)."""
+    from driftlab.io import RunDirectory
+
+    with RunDirectory(out):
+        _run_dd_groups(Path(out), grid, groups, progress)
+
+
+def _run_dd_groups(out: Path, grid: dict, groups, progress: bool) -> None:
     (out / "runs_dd").mkdir(parents=True, exist_ok=True)
     from tqdm.auto import tqdm
 
@@ -320,7 +334,7 @@ def run_dd(out: Path = RESULTS, grid: dict = DD_GRID, groups=None, progress: boo
 
 def summarize(out: Path = RESULTS, grid: dict = DD_GRID) -> dict:
     """Aggregate the run files into cells_1d.csv, cells_dd.csv, verdicts.csv and summary.json."""
-    from driftlab._io import write_csv, write_json
+    from driftlab.io import write_csv, write_json
 
     out = Path(out)
     rows1 = []
@@ -386,7 +400,7 @@ def summarize(out: Path = RESULTS, grid: dict = DD_GRID) -> dict:
         write_csv(out / "cells_dd.csv", payload["cells_dd"])
         write_csv(out / "verdicts.csv", payload["verdicts"])
         write_csv(out / "floors.csv", payload["floors"])
-    from driftlab._io import atomic_write_text
+    from driftlab.io import atomic_write_text
 
     atomic_write_text(out / "tables.md", tables_markdown(payload))
     return payload
@@ -599,7 +613,7 @@ def amplitude_check_1d(kernel: str = "laplace", K: int = 32, amps=(1 / 12, 1 / 4
                      "T_theory_euler": t_eul, "modes": modes, "rel_measured_at_T_euler": meas,
                      "rel_predicted_at_T_euler": pred})
     if out is not None:
-        from driftlab._io import write_json
+        from driftlab.io import write_json
 
         write_json(Path(out) / f"amplitude_check_{kernel}_K{K}.json", {"rows": rows})
     return rows
@@ -621,7 +635,7 @@ def amplitude_check_dd(kernel: str = "gaussian", dim: int = 2, K: int = 4, ns=(1
             rows.append({"kernel": kernel, "dim": dim, "K_max": K, "n": n, "amp": a, "eps": eps, "T_measured": times,
                          "T_theory_euler": t_eul})
     if out is not None:
-        from driftlab._io import write_json
+        from driftlab.io import write_json
 
         write_json(Path(out) / f"amplitude_check_{kernel}_d{dim}_K{K}.json", {"rows": rows})
     return rows
@@ -656,7 +670,7 @@ def collapse_check(kernel: str = "gaussian", dims=(2, 4, 8), n: int = 1024, K: i
                          "frac_within_0.01": float((d1 < 0.01).mean()),
                          "median_nn_particle_over_s0": float(np.median(nn(x, x, True)) / kw["scale"])})
     if out is not None:
-        from driftlab._io import write_json
+        from driftlab.io import write_json
 
         write_json(Path(out) / f"collapse_check_{kernel}_n{n}_K{K}_t{t_end:g}.json", {"rows": rows})
     return rows

@@ -76,7 +76,7 @@ def markdown(res: dict) -> str:
 
 
 def main() -> None:
-    from driftlab._io import atomic_write_text, write_csv, write_json
+    from driftlab.io import atomic_write_text, write_csv, write_json
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -84,7 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     res = sweep(quick=args.quick)
     stem = "spacetime_alanine" + ("_quick" if args.quick else "")
-    from driftlab._io import without_timings
+    from driftlab.io import without_timings
 
     write_json(args.out / f"{stem}.json", without_timings(res))
     write_csv(args.out / f"{stem}.csv", res["rows"], COLUMNS)

@@ -141,7 +141,7 @@ def markdown_table(result: dict) -> str:
 
 
 def write(result: dict, out_dir: Path, stem: str = "spacetime_mb_sweep") -> list[Path]:
-    from driftlab._io import atomic_write_text, write_csv, write_json
+    from driftlab.io import atomic_write_text, write_csv, write_json
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -120,7 +120,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    from driftlab._io import jsonable
+    from driftlab.io import jsonable
 
     res = {"toy": toy_geodesic(args.quick), "pf_ode": pf_ode_vs_geodesic(args.quick),
            "hyperbolic": hyperbolic_convergence(args.quick)}

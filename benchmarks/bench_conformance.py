@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from driftlab._io import machine_info, write_json  # noqa: E402
+from driftlab.io import machine_info, write_json  # noqa: E402
 from driftlab.fields import batch_drift, official_drift  # noqa: E402
 from driftlab.kernels import Laplace  # noqa: E402
 from driftlab.testing import check_drift  # noqa: E402

@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     import numba
     import torch
 
-    from driftlab._io import machine_info, write_json
+    from driftlab.io import machine_info, write_json
     from driftlab.engine import _numba as NB
     from driftlab.engine import kernel_sums
     from driftlab.kernels import Gaussian, Laplace

@@ -230,7 +230,7 @@ def main(argv=None) -> int:
     weak_n = args.n_per_rank or (1024 if args.quick else 4096)
     load0 = os.getloadavg()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from driftlab._io import machine_info, write_json
+    from driftlab.io import machine_info, write_json
 
     if args.simulator:
         return _main_simulator(args, worlds, strong_n, weak_n, load0, machine_info, write_json)

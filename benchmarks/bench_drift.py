@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from driftlab._io import machine_info, write_json  # noqa: E402
+from driftlab.io import machine_info, write_json  # noqa: E402
 
 TAU = 0.5
 

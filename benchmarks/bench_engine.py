@@ -28,7 +28,7 @@ Usage::
 interpreter (median of 3, after one that may fill the compile cache), summary keys
 ``{kernel}_auto_first_call_fresh_N16384_d2[_float64]``.
 
-Writes JSON (machine stamp from ``driftlab._io.machine_info``) and prints a table with the
+Writes JSON (machine stamp from ``driftlab.io.machine_info``) and prints a table with the
 ratio to the dense baseline and, on CUDA, the fraction of the exp-throughput limit
 (H100 ~ 3.9e12 exp/s; one exp per pair).
 """
@@ -186,7 +186,7 @@ def tiles_sweep(device, lg, out):
 
     import torch
 
-    from driftlab._io import machine_info, write_json
+    from driftlab.io import machine_info, write_json
     from driftlab.engine import kernel_sums
     from driftlab.engine._torch import default_tiles
     from driftlab.kernels import Gaussian, Laplace
@@ -245,7 +245,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from driftlab._io import machine_info, write_json
+    from driftlab.io import machine_info, write_json
     from driftlab.engine import available_backends, kernel_sums, select_backend
     from driftlab.kernels import Gaussian, Laplace
 

@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     import torch
     from triton.testing import do_bench
 
-    from driftlab._io import machine_info, write_json
+    from driftlab.io import machine_info, write_json
     from driftlab.engine import _triton as T
     from driftlab.engine import kernel_sums
     from driftlab.kernels import Gaussian, Laplace

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
 
     import triton
 
-    from driftlab._io import machine_info, write_json
+    from driftlab.io import machine_info, write_json
     from driftlab.engine import _triton as T
     from driftlab.engine._aot import EX2_PER_S, ISSUE_PER_S, KINDS, analyse
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.foundation_estimators import bias_vs_positive_count
-from driftlab._io import write_json
+from driftlab.io import write_json
 from driftlab.plotting import figure, save_figure
 
 NAME = "foundation-bias"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.foundation_estimators import batch_convergence
-from driftlab._io import write_json
+from driftlab.io import write_json
 from driftlab.plotting import figure, save_figure
 
 NAME = "foundation-convergence"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.foundation_estimators import float32_far_field
-from driftlab._io import write_json
+from driftlab.io import write_json
 from driftlab.plotting import figure, save_figure
 
 NAME = "foundation-float32"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from driftlab._io import write_json
+from driftlab.io import write_json
 from driftlab.kernels import Gaussian, InverseMultiquadric, Laplace, Matern, Wendland
 from driftlab.plotting import figure, save_figure
 

@@ -68,7 +68,7 @@ def _committed_1d_rows(ks, n, t_max):
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     from analysis.simulation_anneal import compare_schedules
-    from driftlab._io import save_figure, without_timings, write_csv, write_json
+    from driftlab.io import save_figure, without_timings, write_csv, write_json
     from driftlab.plotting import figure
 
     out_dir = Path(out_dir)

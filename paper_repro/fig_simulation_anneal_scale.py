@@ -61,7 +61,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     import torch
 
     import analysis.simulation_anneal_scale as S
-    from driftlab._io import save_figure, write_csv, write_json
+    from driftlab.io import save_figure, write_csv, write_json
     from driftlab.plotting import figure
 
     torch.set_num_threads(1)

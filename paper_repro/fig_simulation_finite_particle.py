@@ -34,7 +34,7 @@ def _records(quick: bool):
 
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
-    from driftlab._io import save_figure, write_csv, write_json
+    from driftlab.io import save_figure, write_csv, write_json
     from driftlab.plotting import figure, style
 
     out_dir = Path(out_dir)

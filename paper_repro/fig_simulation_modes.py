@@ -19,7 +19,7 @@ TITLE = "Particle mode decay vs spectral rates lambda(k) (Gaussian/Laplace, 1-D/
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     from analysis.simulation_modes import n_needed, rate_curve
-    from driftlab._io import save_figure, without_timings, write_csv, write_json
+    from driftlab.io import save_figure, without_timings, write_csv, write_json
     from driftlab.kernels import make_kernel
     from driftlab.plotting import figure
     from driftlab.spectral import euler_rate, rate

@@ -13,7 +13,7 @@ TITLE = "[S] alanine dipeptide (phi, psi): geodesic vs controls vs shooting; max
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     from analysis.spacetime_alanine import COLUMNS, markdown, verdict
-    from driftlab._io import atomic_write_text, write_csv, write_json
+    from driftlab.io import atomic_write_text, write_csv, write_json
     from driftlab.plotting import figure, save_figure
     from driftlab.spacetime import alanine_dipeptide
     from driftlab.spacetime.alanine import run_alanine

@@ -14,7 +14,7 @@ TITLE = "[S] Gaussian data: numerical geodesic length -> sqrt(2D) arccosh(...) c
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     from analysis.spacetime_toy import hyperbolic_convergence
-    from driftlab._io import write_csv
+    from driftlab.io import write_csv
     from driftlab.distributions import GaussianMixture
     from driftlab.plotting import figure, save_figure
     from driftlab.spacetime import GaussianMixturePosterior, gaussian_posterior_params, geodesic

@@ -14,7 +14,7 @@ TITLE = "[S] Müller–Brown: spacetime geodesic vs tents / fixed-noise line / M
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     from analysis.spacetime_mb import markdown_table, verdict
-    from driftlab._io import atomic_write_text, write_csv, write_json
+    from driftlab.io import atomic_write_text, write_csv, write_json
     from driftlab.plotting import figure, save_figure
     from driftlab.spacetime.paths import annealed_langevin, run_sweep
     from driftlab.spacetime.potentials import MullerBrown

@@ -14,7 +14,7 @@ TITLE = "[S] 1-D toy: spacetime geodesic (length ~6.41) vs straight line (~15.8)
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     from analysis.spacetime_toy import SCHEDULE, pf_ode_vs_geodesic, toy_geodesic, toy_posterior
-    from driftlab._io import write_json
+    from driftlab.io import write_json
     from driftlab.plotting import figure, save_figure
 
     out_dir = Path(out_dir)

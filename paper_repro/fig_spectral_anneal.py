@@ -23,7 +23,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     if root not in sys.path:
         sys.path.insert(0, root)
     from analysis.spectral_anneal import dimension_study, t_vs_kmax
-    from driftlab._io import write_csv, write_json
+    from driftlab.io import write_csv, write_json
     from driftlab.plotting import figure, save_figure
 
     out_dir = Path(out_dir)

@@ -19,7 +19,7 @@ TITLE = "Landau damping of Langmuir waves vs drift relaxation rates (analogy tab
 
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
-    from driftlab._io import write_csv, write_json
+    from driftlab.io import write_csv, write_json
     from driftlab.kernels import Gaussian, Laplace
     from driftlab.plotting import figure, save_figure
     from driftlab.spectral import rate

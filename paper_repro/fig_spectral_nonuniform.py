@@ -29,7 +29,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     if root not in sys.path:
         sys.path.insert(0, root)
     from analysis.spectral_nonuniform import KERNELS, gaussian_on_R, gmm_torus, summary_rows
-    from driftlab._io import write_json
+    from driftlab.io import write_json
     from driftlab.plotting import figure, save_figure
     from driftlab.spectral import rate
 

@@ -18,7 +18,7 @@ TITLE = "Spectral rates lambda(k): Gaussian vs Laplace in d = 1, 2, 3, 10; Mater
 
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
-    from driftlab._io import write_json
+    from driftlab.io import write_json
     from driftlab.kernels import Gaussian, Laplace, Matern, Wendland
     from driftlab.plotting import figure, save_figure
     from driftlab.spectral import peak_rate, rate

@@ -24,7 +24,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     if root not in sys.path:
         sys.path.insert(0, root)
     from analysis.spectral_anneal import rate_s0_map, schedule_sweep
-    from driftlab._io import write_json
+    from driftlab.io import write_json
     from driftlab.plotting import figure, save_figure
     from driftlab.spectral import CosineSchedule, ExponentialSchedule, LinearSchedule, StepSchedule
 

@@ -17,7 +17,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     import numpy as np
 
     from analysis.theory_fisher import fisher_vs_bandwidth, flow_comparison
-    from driftlab._io import write_json
+    from driftlab.io import write_json
     from driftlab.plotting import figure, save_figure
 
     fis = fisher_vs_bandwidth(n=5000 if quick else 50000)

@@ -15,7 +15,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     if root not in sys.path:
         sys.path.insert(0, root)
     from analysis.theory_gaussian import gaussian_drift_profile, identifiability_demo
-    from driftlab._io import write_json
+    from driftlab.io import write_json
     from driftlab.plotting import figure, save_figure
 
     prof = gaussian_drift_profile(n_grid=151 if quick else 401, n_samples=500 if quick else 4000)

@@ -15,7 +15,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     if root not in sys.path:
         sys.path.insert(0, root)
     from analysis.theory_laplace import field_decomposition
-    from driftlab._io import write_json
+    from driftlab.io import write_json
     from driftlab.plotting import figure, save_figure
 
     taus = (0.1, 0.3, 1.0)

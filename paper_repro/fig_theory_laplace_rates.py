@@ -17,7 +17,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
     import numpy as np
 
     from analysis.theory_laplace import residual_laws
-    from driftlab._io import write_csv, write_json
+    from driftlab.io import write_csv, write_json
     from driftlab.plotting import figure, save_figure
 
     laws = residual_laws(quick)

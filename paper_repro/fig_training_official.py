@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.training_official import PUBLISHED_LOSS, load_cached, run_official
-from driftlab._io import without_timings, write_csv, write_json
+from driftlab.io import without_timings, write_csv, write_json
 from driftlab.plotting import figure, save_figure
 
 NAME = "training-official"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.training_stopgrad import INITS, run_ablation, summary
-from driftlab._io import write_csv, write_json
+from driftlab.io import write_csv, write_json
 from driftlab.plotting import figure, save_figure
 
 NAME = "training-stopgrad"

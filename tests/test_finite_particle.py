@@ -211,6 +211,17 @@ def test_run_is_deterministic_and_resumable(tmp_path):
     assert a == b
 
 
+def test_a_folder_in_use_is_refused(tmp_path):
+    from analysis.finite_particle_rate import sweep
+    from driftlab.io import RunDirectory, RunFolderBusy
+
+    with RunDirectory(tmp_path):  # held as by a live run: a second writer must not start
+        with pytest.raises(RunFolderBusy, match="in use"):
+            sweep({1: (32,)}, (0,), folder=tmp_path)
+    assert not list(tmp_path.rglob("*.json"))
+    assert len(sweep({1: (32,)}, (0,), folder=tmp_path)) == 1  # free again once released
+
+
 def test_initial_velocity_matches_the_iid_kde_error_scale():
     # at t = 0 the particles are exact samples: mean |v|^2 is the KDE score error, whose leading
     # term (self-interaction + variance) is of order 1 / (N h^(d+2)); with h = N^(-1/(d+4)) this is

@@ -153,6 +153,19 @@ def _tiny_grid():
                 t_max=8.0)
 
 
+def test_sweep_refuses_a_folder_in_use(tmp_path, monkeypatch):
+    import analysis.simulation_anneal_sweep as S
+    from driftlab.io import RunDirectory, RunFolderBusy
+
+    monkeypatch.setattr(S, "_run_dd", lambda *a, **k: pytest.fail("simulated in a folder held by another run"))
+    monkeypatch.setattr(S, "compare_schedules", lambda *a, **k: pytest.fail("simulated in a folder held by another run"))
+    with RunDirectory(tmp_path):  # held as by a live run
+        with pytest.raises(RunFolderBusy, match="in use"):
+            S.run_dd(tmp_path, _tiny_grid(), progress=False)
+        with pytest.raises(RunFolderBusy, match="in use"):
+            S.run_1d(tmp_path, dict(S.ONED_GRID, kernels=("gaussian",), k_maxes=(2,)), progress=False)
+
+
 def test_sweep_resume_skips_finished_runs_and_is_deterministic(tmp_path, single_torch_thread, monkeypatch):
     import analysis.simulation_anneal_sweep as S
 

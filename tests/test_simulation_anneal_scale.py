@@ -23,7 +23,7 @@ TINY = dict(S.GRID, kernels=["gaussian"], dims=[2], k_maxes=[2, 4], ns=[64], see
 def _files(folder: Path) -> dict[str, bytes]:
     """Every deterministic output (run files, grid, summary tables); timings.csv holds wall times."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != "timings.csv"}
+            if p.is_file() and p.name not in ("timings.csv", ".lock")}
 
 
 class FakeClock:
@@ -88,6 +88,25 @@ def test_a_mismatched_grid_is_refused(full_run):
     with pytest.raises(ValueError, match="different grid"):
         S.summarize(out, dict(TINY, seeds=[0, 1, 2]))
     assert _files(out) == before  # nothing written
+
+
+def test_a_folder_in_use_is_refused(tmp_path):
+    # a second sweep on a folder whose lock is held (here by this process, as by a live run) must
+    # refuse before it simulates anything, then run once the lock is dropped
+    from driftlab.io import RunDirectory, RunFolderBusy
+
+    with RunDirectory(tmp_path):
+        with pytest.raises(RunFolderBusy, match="in use"):
+            S.run_sweep(tmp_path, TINY, progress=False)
+        assert not list(tmp_path.glob("runs/*.json"))
+    res = S.run_sweep(tmp_path, TINY, progress=False, budget_minutes=5.0, rates={"cpu": 1.0, "cuda": 1.0},
+                      clock=FakeClock(0.0))
+    assert res["runs_done"] == 1, res
+    # the command line reports it in one line, exit status 1
+    with RunDirectory(tmp_path):
+        with pytest.raises(SystemExit) as exc:
+            S.main(["run", "--out", str(tmp_path)])
+    assert exc.value.code == 1
 
 
 def test_budget_stops_before_a_run_that_does_not_fit(tmp_path):
