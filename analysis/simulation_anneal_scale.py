@@ -589,37 +589,49 @@ def mean_field_n(points: list[tuple[int, float]], tol: float) -> dict:
     Otherwise a power law lag = c N^-alpha fitted by least squares in log-log on the points with
     a positive finite lag (>= 2 N values) is solved for lag = tol; the uncertainty is the range
     of N* over the leave-one-out fits (with only 2 points: the fit itself, flagged ``n_points``).
-    ``N_star`` is None when the lag does not decrease with N (alpha <= 0) or too few points.
+    A leave-one-out fit whose lag does not decrease has no N*: the range is then unbounded above
+    (``N_hi`` = inf). An infinite lag (a seed that never reached eps) at the largest N run
+    contradicts any decreasing trend: no N* is claimed; at a smaller N it only restricts the fit
+    to the larger ones. ``N_star`` is None when the lag does not decrease with N (alpha <= 0,
+    judged at float64 round-off of the fit) or too few points.
     """
-    pts = sorted((int(n), float(g)) for n, g in points if math.isfinite(g))
-    if not pts:
+    pts = sorted((int(n), float(g)) for n, g in points)
+    if not any(math.isfinite(g) for _, g in pts):
         return {"status": "no finite times", "N_star": None, "N_lo": None, "N_hi": None, "alpha": None,
                 "n_points": 0}
+    if not math.isfinite(pts[-1][1]):
+        return {"status": f"largest N ({pts[-1][0]}) does not reach eps in every seed: cannot extrapolate",
+                "N_star": None, "N_lo": None, "N_hi": None, "alpha": None, "n_points": len(pts)}
+    last_inf = max((i for i, (_, g) in enumerate(pts) if not math.isfinite(g)), default=-1)
+    pts = pts[last_inf + 1:]
     ok = [n for n, g in pts if g <= tol]
     if ok and pts[-1][1] <= tol:
         first = min(n for n in ok if all(g <= tol for m, g in pts if m >= n))
         return {"status": "reached", "N_star": first, "N_lo": None, "N_hi": first, "alpha": None,
                 "n_points": len(pts)}
-    fit_pts = [(n, g) for n, g in pts if g > 0 and math.isfinite(g)]
+    fit_pts = [(n, g) for n, g in pts if g > 0]
     if len({n for n, _ in fit_pts}) < 2:
         return {"status": "one N with a finite lag: cannot extrapolate", "N_star": None, "N_lo": None, "N_hi": None,
                 "alpha": None, "n_points": len(fit_pts)}
 
     def solve(ps):
+        """(N*, alpha) of one fit; N* None when the lag does not decrease (or N* overflows float64)."""
         if len({n for n, _ in ps}) < 2:
             return None, None
         lx, ly = np.log([p[0] for p in ps]), np.log([p[1] for p in ps])
-        slope, icpt = np.polyfit(lx, ly, 1)
-        if slope >= 0:
+        slope, icpt = (float(v) for v in np.polyfit(lx, ly, 1))
+        # a flat lag fits a slope of 0 up to round-off (~1e-16 of the log spread): not a decrease
+        if slope >= -1e-12 * max(1.0, float(np.ptp(ly))):
             return None, -slope
-        return float(np.exp((math.log(tol) - icpt) / slope)), -slope
+        log_n = (math.log(tol) - icpt) / slope
+        return (math.exp(log_n) if log_n < 700.0 else math.inf), -slope
 
     nstar, alpha = solve(fit_pts)
     if nstar is None:
         return {"status": "lag does not decrease with N", "N_star": None, "N_lo": None, "N_hi": None,
                 "alpha": alpha, "n_points": len(fit_pts)}
     loo = [solve(fit_pts[:i] + fit_pts[i + 1:])[0] for i in range(len(fit_pts))] if len(fit_pts) > 2 else []
-    loo = [v for v in loo if v is not None]
+    loo = [math.inf if v is None else v for v in loo]
     lo = min([nstar] + loo) if loo else None
     hi = max([nstar] + loo) if loo else None
     return {"status": "extrapolated", "N_star": nstar, "N_lo": lo, "N_hi": hi, "alpha": alpha,

@@ -185,6 +185,34 @@ def test_mean_field_extrapolation_on_a_power_law():
     assert S.mean_field_n([(1024, math.inf)], 0.5)["status"] == "no finite times"
 
 
+def test_mean_field_uncertainty_is_unbounded_when_a_leave_one_out_fit_does_not_decrease():
+    # lags 2.5, 2.5, 2.0: the fit on all three decreases, the fit without N = 16384 is flat
+    # (its slope is 0 up to float64 round-off), so no finite upper end of the N* range exists:
+    # N_hi must be infinite by construction, not by an overflowing exp (no RuntimeWarning)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = S.mean_field_n([(1024, 2.5), (4096, 2.5), (16384, 2.0)], 1.05)
+    assert m["status"] == "extrapolated" and math.isfinite(m["N_star"]), m
+    assert m["N_hi"] == math.inf and m["N_lo"] is not None and m["N_lo"] <= m["N_star"], m
+    # an exactly flat lag is "does not decrease", whatever the round-off of the fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flat = S.mean_field_n([(1024, 2.5), (4096, 2.5)], 1.0)
+    assert flat["N_star"] is None and flat["status"] == "lag does not decrease with N", flat
+
+
+def test_mean_field_is_not_extrapolated_past_a_larger_n_that_did_not_reach_eps():
+    # lags 2.0, 1.5 then a seed that never reached eps at N = 16384: a power law through the
+    # first two says N* ~ 2.9e4, but the largest N run contradicts the trend; no N* is claimed
+    m = S.mean_field_n([(1024, 2.0), (4096, 1.5), (16384, math.inf)], 1.0)
+    assert m["N_star"] is None and "largest N" in m["status"], m
+    # an unreached smaller N does not stop a fit on the larger ones (lag = 10 N^-1/2 beyond it)
+    pts = [(256, math.inf)] + [(n, 10 * n ** -0.5) for n in (1024, 4096, 16384)]
+    assert S.mean_field_n(pts, 0.05)["N_star"] == pytest.approx(40000, rel=1e-9)
+
+
 # ----- the ledger claims read the committed summary ------------------------------------------
 def test_claims_read_the_committed_summary_and_turn_on_changed_verdicts():
     from driftlab.repro import repo_root
