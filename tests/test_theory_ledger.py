@@ -181,3 +181,34 @@ def test_run_claims_turns_exceptions_into_error_verdicts(monkeypatch):
     monkeypatch.setattr(L, "CLAIMS", [L.Claim("test.boom", "tweedie", "[T]", "s", "t", "w", boom)])
     (res,) = L.run_claims(quick=True)
     assert res.outcome.verdict == "error" and not res.ok and "kaput" in res.outcome.display
+
+
+def test_committed_claims_md_matches_the_registry():
+    # docs/claims.md is generated (`driftlab verify --format markdown`); a hand edit or a partial
+    # re-render that puts one section's text under another must fail here. The measured column
+    # and the verdicts are what the committed run found, so they are read back from the file and
+    # everything else (statements, tolerances, notes, evidence hashes, the reasons for each
+    # tolerance, the order and the summaries) is rendered from the registry and compared line
+    # by line.
+    import math
+    import re
+
+    from driftlab.repro import repo_root
+
+    doc = (repo_root() / "docs" / "claims.md").read_text().splitlines()
+    found = {}
+    for ln in doc:
+        m = re.match(r"^\| `([^`]+)` \|", ln)
+        if m:
+            cols = [c.strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]]
+            found[m.group(1)] = (cols[3].replace("\\|", "|"), cols[5].strip("*"))
+    want = [c.id for c in L.select_claims("default")]
+    assert sorted(found) == sorted(want), (sorted(set(want) - set(found)), sorted(set(found) - set(want)))
+    results = [L.ClaimResult(c, L.Outcome(math.nan, found[c.id][0], found[c.id][1]), 0.0)
+               for c in L.select_claims("default")]
+    rendered = L.render_markdown(results, "default").splitlines()
+    bad = [(i + 1, a, b) for i, (a, b) in enumerate(zip(doc, rendered)) if a != b]
+    assert len(doc) == len(rendered) and not bad, (
+        f"docs/claims.md differs from the registry in {len(bad)} lines (and {len(doc)} vs {len(rendered)} lines); "
+        f"first: line {bad[0][0] if bad else '-'}:\n  file: {bad[0][1][:200] if bad else ''}\n  "
+        f"registry: {bad[0][2][:200] if bad else ''}")
