@@ -778,7 +778,8 @@ def tables_markdown(payload: dict) -> str:
           "it falls to one step + 10 %", "",
           "| kernel | d | K_max | schedule | lags | tol | status | N* | range | alpha |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m in payload["mean_field"]:
-        rng = (f"{_fmt(m['N_lo'])} - {_fmt(m['N_hi'])}" if m.get("N_lo") not in (None, "nan") else "-")
+        hi = "unbounded" if m.get("N_hi") == "inf" else _fmt(m["N_hi"])  # a leave-one-out fit without decrease
+        rng = (f"{_fmt(m['N_lo'])} - {hi}" if m.get("N_lo") not in (None, "nan") else "-")
         L.append(f"| {m['kernel']} | {m['dim']} | {m['K_max']} | {m['schedule']} | {m['lags']} | {_fmt(m['tol'], 2)} | "
                  f"{m['status']} | {_fmt(m['N_star'])} | {rng} | {_fmt(m['alpha'], 2)} |")
     L += ["", "## Open cells (verdict-deciding first)", "",

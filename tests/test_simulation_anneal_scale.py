@@ -213,6 +213,16 @@ def test_mean_field_is_not_extrapolated_past_a_larger_n_that_did_not_reach_eps()
     assert S.mean_field_n(pts, 0.05)["N_star"] == pytest.approx(40000, rel=1e-9)
 
 
+def test_tables_call_an_infinite_upper_end_of_the_n_star_range_unbounded():
+    # summary.json spells infinity "inf" (JSON has none); the human table must not call an
+    # unbounded range "not reached", which is what the schedule columns say of a missed eps
+    m = {"kernel": "gaussian", "dim": 8, "K_max": 8, "schedule": "annealed", "lags": "1024:2.5 4096:2.5 16384:2.0",
+         "tol": 1.05, "status": "extrapolated", "N_star": 7.8e7, "N_lo": 9.0e5, "N_hi": "inf", "alpha": 0.08}
+    text = S.tables_markdown({"cells": [], "verdicts": [], "mean_field": [m], "status": []})
+    row = [ln for ln in text.splitlines() if ln.startswith("| gaussian | 8 | 8 | annealed")]
+    assert row and "9e+05 - unbounded" in row[0], (row, text)
+
+
 # ----- the ledger claims read the committed summary ------------------------------------------
 def test_claims_read_the_committed_summary_and_turn_on_changed_verdicts():
     from driftlab.repro import repo_root
