@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -55,3 +56,19 @@ html_title = f"driftlab {version}"
 html_static_path: list[str] = []
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 # offline build: no MathJax from the network is fetched at build time (the pages load it when read)
+
+
+# Links to the Markdown tables next to the figures (``../figures/*.md``) are files to download,
+# not pages of this site: MyST would resolve them as documents outside the source tree. The
+# ``path:`` scheme makes them downloads in the built site while the sources stay plain Markdown
+# links that also work when read in the repository.
+_FIGURE_MD = re.compile(r"\]\((\.\./figures/[\w.-]+\.md)\)")
+
+
+def _figure_tables_as_downloads(app, docname, source):
+    source[0] = _FIGURE_MD.sub(r"](path:\1)", source[0])
+
+
+def setup(app):
+    app.connect("source-read", _figure_tables_as_downloads)
+    return {"parallel_read_safe": True}

@@ -66,20 +66,38 @@ RUN_NAME = "run.json"
 class SimulationConfig:
     """Parameters of a run (JSON-serialisable; stored in every checkpoint).
 
-    kernel, scale, nu, beta : the kernel (:func:`driftlab.kernels.make_kernel`); ``scale`` is
-        its length scale (Gaussian s, Laplace tau) and the schedule's s0.
-    schedule, rate, s1, duration, s_min : bandwidth schedule
-        (:func:`driftlab.spectral.make_bandwidth_schedule`; ``rate`` is its r).
-    step, n_steps, integrator : time step eta, number of steps, the name of an integrator
+    Parameters
+    ----------
+    kernel, scale, nu, beta : str, float, float or None, float or None
+        The kernel (:func:`driftlab.kernels.make_kernel`); ``scale`` is its length scale
+        (Gaussian s, Laplace tau) and the schedule's s0.
+    schedule, rate, s1, duration, s_min : str, float or None, float or None, float or None, float
+        The bandwidth schedule (:func:`driftlab.spectral.make_bandwidth_schedule`; ``rate`` is
+        its r).
+    step, n_steps, integrator : float, int, str
+        Time step eta, number of steps, the name of an integrator
         (:data:`driftlab.simulation.INTEGRATORS`: ``"euler"`` or ``"heun"``).
-    period, wrap, images : torus side L (None: R^d), periodisation, lattice images.
-    dtype, device, backend : arithmetic (``"float32"``/``"float64"``), torch device,
-        engine backend (``"auto"``).
-    seed : seeds the sliced-W2 directions and the observation subsample.
-    observe_every, modes, obs_points, mmd_bandwidth, n_projections : observables; ``modes``
-        are integer lattice vectors on a torus (k = 2 pi n / L), wave vectors in R^d.
-    checkpoint_every : steps between checkpoints (0: only at the end).
-    num_threads : torch intra-op threads for the kernel sums (None: torch's default).
+    period, wrap, images : float or None, str or None, int
+        Torus side L (None: R^d), periodisation (``"lattice"`` or ``"minimum_image"``), lattice
+        images.
+    dtype, device, backend : str
+        Arithmetic (``"float32"``/``"float64"``), torch device, engine backend (``"auto"``).
+    seed : int
+        Seeds the sliced-W2 directions and the observation subsample.
+    observe_every, modes, obs_points, mmd_bandwidth, n_projections : int, list, int, float or None, int
+        Observables; ``modes`` are integer lattice vectors on a torus (k = 2 pi n / L), wave
+        vectors in R^d.
+    checkpoint_every : int
+        Steps between checkpoints (0: only at the end).
+    num_threads : int or None
+        Torch intra-op threads for the kernel sums (None: torch's default).
+
+    Examples
+    --------
+    >>> from driftlab.simulation import SimulationConfig
+    >>> cfg = SimulationConfig(kernel="laplace", scale=0.2, n_steps=10)
+    >>> cfg.to_dict()["kernel"], cfg.validate(dim=2).n_steps
+    ('laplace', 10)
     """
 
     kernel: str = "gaussian"
